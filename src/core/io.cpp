@@ -62,9 +62,10 @@ std::string read_file_text(const std::filesystem::path& path, uint64_t max_bytes
 void write_file_atomic(const std::filesystem::path& path, const void* data, size_t size) {
   static std::atomic<unsigned> counter{0};
   std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::filesystem::path tmp =
-      dir / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter++));
+  std::string tmp_name(1, '.');  // built by appends: GCC 12 warns falsely (-Wrestrict) on "." + string
+  tmp_name.append(path.filename().string());
+  tmp_name.append(".tmp-").append(std::to_string(::getpid())).append("-").append(std::to_string(counter++));
+  std::filesystem::path tmp = dir / tmp_name;
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(path.string() + ": cannot create temporary file " + tmp.string() + ": " + sys_reason());
   const uint8_t* p = static_cast<const uint8_t*>(data);
