@@ -1,0 +1,105 @@
+// blocks.h: the two residual blocks of the xLSTM stack, forward (with a cache), backward and one-token step:
+// the mLSTM block (pre-LN, up-projection, causal conv + SiLU, q/k/v headwise, mLSTM cell, learnable skip,
+// SiLU output gate, down-projection, residual) and the sLSTM block (pre-LN, conv + SiLU, swapped gate modules,
+// sLSTM cell, group norm, residual, then gated FFN with its own LN). Not the LM (embedding, head, loss).
+// Activations are (N = B*S, D) row-major; gradient rule as nn/ops.h (backwards accumulate into d_x and grads).
+#pragma once
+#include <vector>
+
+#include "model/config.h"
+#include "model/params.h"
+#include "nn/mlstm.h"
+#include "nn/ops.h"
+
+namespace xm::model {
+
+// Scratch buffers reused across blocks and calls: get(slot, n) returns n zeroed elements of slot `slot`.
+template <class T>
+struct Workspace {
+  std::vector<std::vector<T>> slots;
+  T* get(size_t slot, size_t n) {
+    if (slots.size() <= slot) slots.resize(slot + 1);
+    slots[slot].assign(n, T(0));
+    return slots[slot].data();
+  }
+};
+
+struct MlstmBlockDims {
+  int B = 0, S = 0, D = 0;
+  int I = 0;   // inner width (proj_up_dim)
+  int NH = 0;  // cell heads (DH = I / NH)
+  int bs = 0;  // q/k/v projection block size
+  int K = 0;   // conv kernel
+  int N() const { return B * S; }
+  int DH() const { return I / NH; }
+};
+struct SlstmBlockDims {
+  int B = 0, S = 0, D = 0;
+  int NH = 0;  // heads (DH = D / NH)
+  int K = 0;   // conv kernel, 0 = no conv
+  int P = 0;   // FFN width, 0 = no FFN
+  nn::Activation act = nn::Activation::gelu;
+  int N() const { return B * S; }
+  int DH() const { return D / NH; }
+};
+MlstmBlockDims mlstm_block_dims(const XlstmConfig& cfg, int B, int S);
+SlstmBlockDims slstm_block_dims(const XlstmConfig& cfg, int B, int S);
+
+// Recurrent state of one block for B rows (views; owned by model/state.h's LmState).
+template <class T>
+struct MlstmBlockState {
+  T* conv;                // (B, K, I): last K conv inputs
+  nn::MlstmState<T> cell; // C (B, NH, DH, DH), n (B, NH, DH), m (B, NH)
+};
+template <class T>
+struct SlstmBlockState {
+  T* conv;   // (B, K, D) or null when K == 0
+  T* cell;   // (4, B, D) = (y, c, n, m)
+};
+
+template <class T>
+struct MlstmBlockCache {
+  std::vector<T> xn, ln_mean, ln_rstd;  // (N, D), (N), (N)
+  std::vector<T> xm, z, xconv, xc;      // (N, I) each: up-projection halves, conv output, SiLU(conv)
+  std::vector<T> q, k, v, hc;           // (N, I) each: cell inputs and normed cell output
+  std::vector<T> hs, hg;                // (N, I): hc + skip * xc, and hs * SiLU(z)
+  nn::MlstmCellCache<T> cell;
+  bool from_state = false;              // forward started from a recurrent state (no backward then)
+};
+template <class T>
+struct SlstmBlockCache {
+  std::vector<T> xn, ln_mean, ln_rstd;  // (N, D), (N), (N)
+  std::vector<T> xconv, xc;             // (N, D) (empty when K == 0: xc is xn)
+  std::vector<T> Wx;                    // (N, 4D) gate pre-activations [i | f | z | o]
+  std::vector<T> y, cell;               // (N, D) cell output; cell cache (slstm_cache_size)
+  std::vector<T> gn, gn_mean, gn_rstd;  // (N, D), (N, NH), (N, NH): group norm
+  std::vector<T> x1;                    // (N, D): x + gn
+  std::vector<T> xf, fln_mean, fln_rstd, ffn_up, ffn_h;  // FFN: LN out, stats, up (N, 2P), hidden (N, P)
+  bool from_state = false;
+};
+
+// out (N, D) = x + block(x). state: null for a training forward from the zero state; otherwise the forward
+// starts from *state and leaves the final state there (prompt prefill; the mLSTM cell then runs chunkwise).
+template <class T>
+void mlstm_block_forward(T* out, MlstmBlockCache<T>& c, const T* x, const MlstmBlockView<T>& w,
+                         const MlstmBlockDims& d, const nn::MlstmOptions& opt, MlstmBlockState<T>* state = nullptr);
+// d_x (N, D) += d(loss)/dx; grads += d(loss)/dparams, given d_out (N, D). Needs a forward without state.
+template <class T>
+void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, MlstmBlockCache<T>& c, const T* x,
+                          const MlstmBlockView<T>& w, const MlstmBlockDims& d, Workspace<T>& ws);
+// One token for B rows: out (B, D) = x + block(x), state updated in place (d.S is ignored).
+template <class T>
+void mlstm_block_step(T* out, const T* x, const MlstmBlockView<T>& w, const MlstmBlockDims& d,
+                      MlstmBlockState<T>& state, Workspace<T>& ws);
+
+template <class T>
+void slstm_block_forward(T* out, SlstmBlockCache<T>& c, const T* x, const SlstmBlockView<T>& w,
+                         const SlstmBlockDims& d, SlstmBlockState<T>* state = nullptr);
+template <class T>
+void slstm_block_backward(T* d_x, const SlstmBlockView<T>& g, const T* d_out, SlstmBlockCache<T>& c, const T* x,
+                          const SlstmBlockView<T>& w, const SlstmBlockDims& d, Workspace<T>& ws);
+template <class T>
+void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const SlstmBlockDims& d,
+                      SlstmBlockState<T>& state, Workspace<T>& ws);
+
+}  // namespace xm::model

@@ -1,0 +1,163 @@
+// mlstm_block.cpp: the mLSTM block (official xLSTMBlock around mLSTMLayer, xlstm-spec.md (c)): forward with a
+// cache, backward, and the one-token step. Not the mLSTM cell math (nn/mlstm.cpp) nor the sLSTM block.
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "model/blocks.h"
+
+namespace xm::model {
+
+MlstmBlockDims mlstm_block_dims(const XlstmConfig& cfg, int B, int S) {
+  MlstmBlockDims d;
+  d.B = B, d.S = S, d.D = cfg.embedding_dim, d.I = cfg.mlstm_inner_dim();
+  d.NH = cfg.mlstm->num_heads, d.bs = cfg.mlstm->qkv_proj_blocksize, d.K = cfg.mlstm->conv1d_kernel_size;
+  return d;
+}
+
+namespace {
+template <class T>
+inline T sigm(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+template <class T>
+nn::MlstmCellWeights<T> cell_weights(const MlstmBlockView<T>& w) {
+  return {w.igate_w, w.igate_b, w.fgate_w, w.fgate_b, w.outnorm_w};
+}
+template <class T>
+void resize(std::vector<T>& v, size_t n) {
+  if (v.size() != n) v.resize(n);
+}
+}  // namespace
+
+template <class T>
+void mlstm_block_forward(T* out, MlstmBlockCache<T>& c, const T* x, const MlstmBlockView<T>& w,
+                         const MlstmBlockDims& d, const nn::MlstmOptions& opt, MlstmBlockState<T>* state) {
+  const int N = d.N(), D = d.D, I = d.I;
+  const size_t NI = size_t(N) * I;
+  resize(c.xn, size_t(N) * D), resize(c.ln_mean, N), resize(c.ln_rstd, N);
+  for (auto* v : {&c.xm, &c.z, &c.xconv, &c.xc, &c.q, &c.k, &c.v, &c.hc, &c.hs, &c.hg}) resize(*v, NI);
+  c.from_state = state != nullptr;
+
+  nn::layernorm_forward(c.xn.data(), c.ln_mean.data(), c.ln_rstd.data(), x, w.norm_w, N, D);
+  nn::linear_forward<T>(c.xm.data(), c.xn.data(), w.proj_up, nullptr, N, D, I);                    // rows [0, I)
+  nn::linear_forward<T>(c.z.data(), c.xn.data(), w.proj_up + size_t(I) * D, nullptr, N, D, I);     // rows [I, 2I)
+  if (state)
+    nn::causal_conv1d_prefill(c.xconv.data(), state->conv, c.xm.data(), w.conv_w, w.conv_b, d.B, d.S, I, d.K);
+  else
+    nn::causal_conv1d_forward(c.xconv.data(), c.xm.data(), w.conv_w, w.conv_b, d.B, d.S, I, d.K);
+  nn::silu_forward(c.xc.data(), c.xconv.data(), int64_t(NI));
+  const int NB = I / d.bs;
+  nn::headwise_forward(c.q.data(), c.xc.data(), w.q, N, NB, d.bs, d.bs);
+  nn::headwise_forward(c.k.data(), c.xc.data(), w.k, N, NB, d.bs, d.bs);
+  nn::headwise_forward(c.v.data(), c.xm.data(), w.v, N, NB, d.bs, d.bs);
+  if (state) {
+    nn::MlstmOptions o = opt;
+    o.form = nn::MlstmForm::chunkwise;  // the only form that starts from and hands over a state
+    nn::mlstm_cell_forward(c.hc.data(), c.cell, c.q.data(), c.k.data(), c.v.data(), cell_weights(w), d.B, d.S, d.NH,
+                           d.DH(), o, &state->cell, &state->cell);
+  } else {
+    nn::mlstm_cell_forward(c.hc.data(), c.cell, c.q.data(), c.k.data(), c.v.data(), cell_weights(w), d.B, d.S, d.NH,
+                           d.DH(), opt);
+  }
+#pragma omp parallel for if (NI > (1u << 14))
+  for (int n = 0; n < N; ++n)
+    for (int i = 0; i < I; ++i) {
+      const size_t j = size_t(n) * I + i;
+      const T zv = c.z[j];
+      c.hs[j] = c.hc[j] + w.skip[i] * c.xc[j];
+      c.hg[j] = c.hs[j] * (zv * sigm(zv));
+    }
+  T* y = out;  // y = hg W_down^T, then out = x + y
+  nn::linear_forward<T>(y, c.hg.data(), w.proj_down, nullptr, N, I, D);
+  nn::residual_forward(out, x, y, int64_t(N) * D);
+}
+
+template <class T>
+void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, MlstmBlockCache<T>& c, const T* x,
+                          const MlstmBlockView<T>& w, const MlstmBlockDims& d, Workspace<T>& ws) {
+  if (c.from_state)
+    throw Error("mlstm block: backward needs a training forward (one that did not start from a recurrent state)");
+  const int N = d.N(), D = d.D, I = d.I, NB = I / d.bs;
+  const size_t NI = size_t(N) * I;
+  nn::residual_backward<T>(d_x, nullptr, d_out, int64_t(N) * D);
+  T* d_hg = ws.get(0, NI);
+  nn::linear_backward<T>(d_hg, g.proj_down, nullptr, d_out, c.hg.data(), w.proj_down, N, I, D);
+  T* d_hc = ws.get(1, NI);
+  T* d_z = ws.get(2, NI);
+  T* d_xc = ws.get(3, NI);
+#pragma omp parallel for if (NI > (1u << 14))
+  for (int n = 0; n < N; ++n)
+    for (int i = 0; i < I; ++i) {
+      const size_t j = size_t(n) * I + i;
+      const T zv = c.z[j], s = sigm(zv);
+      const T dhs = d_hg[j] * (zv * s);
+      d_z[j] = d_hg[j] * c.hs[j] * (s * (T(1) + zv * (T(1) - s)));
+      d_hc[j] = dhs;
+      d_xc[j] = dhs * w.skip[i];
+    }
+  if (g.skip)
+    for (int n = 0; n < N; ++n)
+      for (int i = 0; i < I; ++i) g.skip[i] += d_hc[size_t(n) * I + i] * c.xc[size_t(n) * I + i];
+  T* d_q = ws.get(4, NI);
+  T* d_k = ws.get(5, NI);
+  T* d_v = ws.get(6, NI);
+  nn::MlstmCellGrads<T> cg{g.igate_w, g.igate_b, g.fgate_w, g.fgate_b, g.outnorm_w};
+  nn::mlstm_cell_backward(d_q, d_k, d_v, cg, d_hc, c.cell, c.q.data(), c.k.data(), c.v.data(), cell_weights(w));
+  T* d_xm = ws.get(7, NI);
+  nn::headwise_backward(d_xc, g.q, d_q, c.xc.data(), w.q, N, NB, d.bs, d.bs);
+  nn::headwise_backward(d_xc, g.k, d_k, c.xc.data(), w.k, N, NB, d.bs, d.bs);
+  nn::headwise_backward(d_xm, g.v, d_v, c.xm.data(), w.v, N, NB, d.bs, d.bs);
+  T* d_xconv = ws.get(8, NI);
+  nn::silu_backward(d_xconv, d_xc, c.xconv.data(), int64_t(NI));
+  nn::causal_conv1d_backward(d_xm, g.conv_w, g.conv_b, d_xconv, c.xm.data(), w.conv_w, d.B, d.S, I, d.K);
+  T* d_xn = ws.get(9, size_t(N) * D);
+  nn::linear_backward<T>(d_xn, g.proj_up, nullptr, d_xm, c.xn.data(), w.proj_up, N, D, I);
+  nn::linear_backward<T>(d_xn, g.proj_up ? g.proj_up + size_t(I) * D : nullptr, nullptr, d_z, c.xn.data(),
+                         w.proj_up + size_t(I) * D, N, D, I);
+  nn::layernorm_backward(d_x, g.norm_w, d_xn, x, c.ln_mean.data(), c.ln_rstd.data(), w.norm_w, N, D);
+}
+
+template <class T>
+void mlstm_block_step(T* out, const T* x, const MlstmBlockView<T>& w, const MlstmBlockDims& d,
+                      MlstmBlockState<T>& state, Workspace<T>& ws) {
+  const int B = d.B, D = d.D, I = d.I, NB = I / d.bs;
+  const size_t BI = size_t(B) * I;
+  T* xn = ws.get(0, size_t(B) * D);
+  T* stat = ws.get(1, size_t(2) * B);
+  nn::layernorm_forward(xn, stat, stat + B, x, w.norm_w, B, D);
+  T* xm = ws.get(2, BI);
+  T* z = ws.get(3, BI);
+  nn::linear_forward<T>(xm, xn, w.proj_up, nullptr, B, D, I);
+  nn::linear_forward<T>(z, xn, w.proj_up + size_t(I) * D, nullptr, B, D, I);
+  T* xc = ws.get(4, BI);
+  nn::causal_conv1d_step(xc, state.conv, xm, w.conv_w, w.conv_b, B, I, d.K);
+  nn::silu_forward(xc, xc, int64_t(BI));
+  T* q = ws.get(5, BI);
+  T* k = ws.get(6, BI);
+  T* v = ws.get(7, BI);
+  nn::headwise_forward(q, xc, w.q, B, NB, d.bs, d.bs);
+  nn::headwise_forward(k, xc, w.k, B, NB, d.bs, d.bs);
+  nn::headwise_forward(v, xm, w.v, B, NB, d.bs, d.bs);
+  T* h = ws.get(8, BI);
+  nn::mlstm_cell_step(h, state.cell, q, k, v, cell_weights(w), B, d.NH, d.DH());
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < I; ++i) {
+      const size_t j = size_t(b) * I + i;
+      h[j] = (h[j] + w.skip[i] * xc[j]) * (z[j] * sigm(z[j]));
+    }
+  nn::linear_forward<T>(out, h, w.proj_down, nullptr, B, I, D);
+  nn::residual_forward(out, x, out, int64_t(B) * D);
+}
+
+#define XM_MLSTM_BLOCK_INSTANTIATE(T)                                                                            \
+  template void mlstm_block_forward<T>(T*, MlstmBlockCache<T>&, const T*, const MlstmBlockView<T>&,             \
+                                       const MlstmBlockDims&, const nn::MlstmOptions&, MlstmBlockState<T>*);   \
+  template void mlstm_block_backward<T>(T*, const MlstmBlockView<T>&, const T*, MlstmBlockCache<T>&, const T*,  \
+                                        const MlstmBlockView<T>&, const MlstmBlockDims&, Workspace<T>&);        \
+  template void mlstm_block_step<T>(T*, const T*, const MlstmBlockView<T>&, const MlstmBlockDims&,              \
+                                    MlstmBlockState<T>&, Workspace<T>&);
+XM_MLSTM_BLOCK_INSTANTIATE(float)
+XM_MLSTM_BLOCK_INSTANTIATE(double)
+
+}  // namespace xm::model

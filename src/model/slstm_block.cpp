@@ -1,0 +1,173 @@
+// slstm_block.cpp: the sLSTM block (official xLSTMBlock around sLSTMLayer plus the gated FFN, xlstm-spec.md (c)):
+// forward with a cache, backward, and the one-token step. Not the sLSTM cell math (nn/slstm.cpp).
+// The official gate-module swap: the module named "fgate" feeds the INPUT gate, "igate" the FORGET gate.
+#include <cstring>
+
+#include "core/error.h"
+#include "model/blocks.h"
+#include "nn/slstm.h"
+
+namespace xm::model {
+
+SlstmBlockDims slstm_block_dims(const XlstmConfig& cfg, int B, int S) {
+  SlstmBlockDims d;
+  d.B = B, d.S = S, d.D = cfg.embedding_dim, d.NH = cfg.slstm->num_heads, d.K = cfg.slstm->conv1d_kernel_size;
+  d.P = cfg.feedforward ? cfg.ffn_dim() : 0;
+  if (cfg.feedforward) d.act = nn::parse_activation(cfg.feedforward->act_fn.c_str());
+  return d;
+}
+
+namespace {
+template <class T>
+void resize(std::vector<T>& v, size_t n) {
+  if (v.size() != n) v.resize(n);
+}
+// Wx (N, 4D) = [i | f | z | o] per row, from the gate pre-activations: i and f from the conv path xc, z and o from
+// the normed input xn (each a block-diagonal NH x (DH x DH) projection).
+template <class T>
+void gate_preacts(T* Wx, T* tmp /* (N, D) */, const T* xc, const T* xn, const SlstmBlockView<T>& w, int N, int D,
+                  int NH) {
+  const int DH = D / NH;
+  const T* weights[4] = {w.fgate_w, w.igate_w, w.zgate_w, w.ogate_w};  // official swap: fgate -> i, igate -> f
+  const T* inputs[4] = {xc, xc, xn, xn};
+  for (int g = 0; g < 4; ++g) {
+    nn::headwise_forward(tmp, inputs[g], weights[g], N, NH, DH, DH);
+    for (int n = 0; n < N; ++n) std::memcpy(Wx + (size_t(n) * 4 + g) * D, tmp + size_t(n) * D, sizeof(T) * D);
+  }
+}
+}  // namespace
+
+template <class T>
+void slstm_block_forward(T* out, SlstmBlockCache<T>& c, const T* x, const SlstmBlockView<T>& w,
+                         const SlstmBlockDims& d, SlstmBlockState<T>* state) {
+  const int N = d.N(), D = d.D, NH = d.NH;
+  const size_t ND = size_t(N) * D;
+  c.from_state = state != nullptr;
+  resize(c.xn, ND), resize(c.ln_mean, N), resize(c.ln_rstd, N);
+  nn::layernorm_forward(c.xn.data(), c.ln_mean.data(), c.ln_rstd.data(), x, w.norm_w, N, D);
+  const T* xc = c.xn.data();
+  if (d.K > 0) {
+    resize(c.xconv, ND), resize(c.xc, ND);
+    if (state)
+      nn::causal_conv1d_prefill(c.xconv.data(), state->conv, c.xn.data(), w.conv_w, w.conv_b, d.B, d.S, D, d.K);
+    else
+      nn::causal_conv1d_forward(c.xconv.data(), c.xn.data(), w.conv_w, w.conv_b, d.B, d.S, D, d.K);
+    nn::silu_forward(c.xc.data(), c.xconv.data(), int64_t(ND));
+    xc = c.xc.data();
+  }
+  resize(c.Wx, 4 * ND), resize(c.y, ND);
+  resize(c.gn, ND);  // also the temporary of gate_preacts
+  gate_preacts(c.Wx.data(), c.gn.data(), xc, c.xn.data(), w, N, D, NH);
+  nn::SlstmDims sd{d.B, d.S, NH, d.DH()};
+  if (state) {
+    nn::slstm_forward<T>(c.y.data(), state->cell, nullptr, c.Wx.data(), w.R, w.bias, state->cell, sd);
+  } else {
+    resize(c.cell, nn::slstm_cache_size(sd));
+    nn::slstm_forward<T>(c.y.data(), nullptr, c.cell.data(), c.Wx.data(), w.R, w.bias, nullptr, sd);
+  }
+  resize(c.gn_mean, size_t(N) * NH), resize(c.gn_rstd, size_t(N) * NH);
+  nn::multihead_layernorm_forward(c.gn.data(), c.gn_mean.data(), c.gn_rstd.data(), c.y.data(), w.gn_w, N, NH,
+                                  d.DH());
+  if (d.P == 0) {
+    nn::residual_forward(out, x, c.gn.data(), int64_t(ND));
+    return;
+  }
+  resize(c.x1, ND);
+  nn::residual_forward(c.x1.data(), x, c.gn.data(), int64_t(ND));
+  resize(c.xf, ND), resize(c.fln_mean, N), resize(c.fln_rstd, N);
+  resize(c.ffn_up, size_t(N) * 2 * d.P), resize(c.ffn_h, size_t(N) * d.P);
+  nn::layernorm_forward(c.xf.data(), c.fln_mean.data(), c.fln_rstd.data(), c.x1.data(), w.ffn_norm_w, N, D);
+  nn::gated_ffn_forward(out, c.ffn_up.data(), c.ffn_h.data(), c.xf.data(), w.ffn_up, w.ffn_down, N, D, d.P, d.act);
+  nn::residual_forward(out, c.x1.data(), out, int64_t(ND));
+}
+
+template <class T>
+void slstm_block_backward(T* d_x, const SlstmBlockView<T>& g, const T* d_out, SlstmBlockCache<T>& c, const T* x,
+                          const SlstmBlockView<T>& w, const SlstmBlockDims& d, Workspace<T>& ws) {
+  if (c.from_state)
+    throw Error("slstm block: backward needs a training forward (one that did not start from a recurrent state)");
+  const int N = d.N(), D = d.D, NH = d.NH, DH = d.DH();
+  const size_t ND = size_t(N) * D;
+  // d_x1: gradient at x1 = x + gn (the FFN residual's input), or at the block output without FFN
+  T* d_x1 = ws.get(0, ND);
+  nn::residual_backward<T>(d_x1, nullptr, d_out, int64_t(ND));
+  if (d.P > 0) {
+    T* d_xf = ws.get(1, ND);
+    nn::gated_ffn_backward(d_xf, g.ffn_up, g.ffn_down, d_out, c.ffn_up.data(), c.ffn_h.data(), c.xf.data(), w.ffn_up,
+                           w.ffn_down, N, D, d.P, d.act);
+    nn::layernorm_backward(d_x1, g.ffn_norm_w, d_xf, c.x1.data(), c.fln_mean.data(), c.fln_rstd.data(), w.ffn_norm_w,
+                           N, D);
+  }
+  nn::residual_backward<T>(d_x, nullptr, d_x1, int64_t(ND));
+  T* d_y = ws.get(1, ND);
+  nn::multihead_layernorm_backward(d_y, g.gn_w, d_x1, c.y.data(), c.gn_mean.data(), c.gn_rstd.data(), w.gn_w, N, NH,
+                                   DH);
+  T* dWx = ws.get(2, 4 * ND);
+  nn::SlstmDims sd{d.B, d.S, NH, DH};
+  nn::slstm_backward<T>(dWx, g.R, g.bias, nullptr, d_y, nullptr, c.cell.data(), w.R, sd);
+  T* d_xn = ws.get(3, ND);
+  T* d_xc = d.K > 0 ? ws.get(4, ND) : d_xn;
+  const T* xc = d.K > 0 ? c.xc.data() : c.xn.data();
+  T* d_gate = ws.get(5, ND);
+  const T* weights[4] = {w.fgate_w, w.igate_w, w.zgate_w, w.ogate_w};
+  T* dweights[4] = {g.fgate_w, g.igate_w, g.zgate_w, g.ogate_w};
+  T* dinputs[4] = {d_xc, d_xc, d_xn, d_xn};
+  const T* inputs[4] = {xc, xc, c.xn.data(), c.xn.data()};
+  for (int gi = 0; gi < 4; ++gi) {
+    for (int n = 0; n < N; ++n) std::memcpy(d_gate + size_t(n) * D, dWx + (size_t(n) * 4 + gi) * D, sizeof(T) * D);
+    nn::headwise_backward(dinputs[gi], dweights[gi], d_gate, inputs[gi], weights[gi], N, NH, DH, DH);
+  }
+  if (d.K > 0) {
+    T* d_xconv = ws.get(6, ND);
+    nn::silu_backward(d_xconv, d_xc, c.xconv.data(), int64_t(ND));
+    nn::causal_conv1d_backward(d_xn, g.conv_w, g.conv_b, d_xconv, c.xn.data(), w.conv_w, d.B, d.S, D, d.K);
+  }
+  nn::layernorm_backward(d_x, g.norm_w, d_xn, x, c.ln_mean.data(), c.ln_rstd.data(), w.norm_w, N, D);
+}
+
+template <class T>
+void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const SlstmBlockDims& d,
+                      SlstmBlockState<T>& state, Workspace<T>& ws) {
+  const int B = d.B, D = d.D, NH = d.NH, DH = d.DH();
+  const size_t BD = size_t(B) * D;
+  T* xn = ws.get(0, BD);
+  T* stat = ws.get(1, size_t(2) * B * NH);
+  nn::layernorm_forward(xn, stat, stat + B, x, w.norm_w, B, D);
+  T* xc = xn;
+  if (d.K > 0) {
+    xc = ws.get(2, BD);
+    nn::causal_conv1d_step(xc, state.conv, xn, w.conv_w, w.conv_b, B, D, d.K);
+    nn::silu_forward(xc, xc, int64_t(BD));
+  }
+  T* Wx = ws.get(3, 4 * BD);
+  T* tmp = ws.get(4, BD);
+  gate_preacts(Wx, tmp, xc, xn, w, B, D, NH);
+  T* y = ws.get(5, BD);
+  nn::slstm_step(y, state.cell, Wx, w.R, w.bias, B, NH, DH);
+  T* gn = tmp;
+  nn::multihead_layernorm_forward(gn, stat, stat + size_t(B) * NH, y, w.gn_w, B, NH, DH);
+  if (d.P == 0) {
+    nn::residual_forward(out, x, gn, int64_t(BD));
+    return;
+  }
+  T* x1 = ws.get(6, BD);
+  nn::residual_forward(x1, x, gn, int64_t(BD));
+  T* xf = ws.get(7, BD);
+  nn::layernorm_forward(xf, stat, stat + B, x1, w.ffn_norm_w, B, D);
+  T* up = ws.get(8, size_t(B) * 2 * d.P);
+  T* h = ws.get(9, size_t(B) * d.P);
+  nn::gated_ffn_forward(out, up, h, xf, w.ffn_up, w.ffn_down, B, D, d.P, d.act);
+  nn::residual_forward(out, x1, out, int64_t(BD));
+}
+
+#define XM_SLSTM_BLOCK_INSTANTIATE(T)                                                                            \
+  template void slstm_block_forward<T>(T*, SlstmBlockCache<T>&, const T*, const SlstmBlockView<T>&,             \
+                                       const SlstmBlockDims&, SlstmBlockState<T>*);                             \
+  template void slstm_block_backward<T>(T*, const SlstmBlockView<T>&, const T*, SlstmBlockCache<T>&, const T*,  \
+                                        const SlstmBlockView<T>&, const SlstmBlockDims&, Workspace<T>&);        \
+  template void slstm_block_step<T>(T*, const T*, const SlstmBlockView<T>&, const SlstmBlockDims&,              \
+                                    SlstmBlockState<T>&, Workspace<T>&);
+XM_SLSTM_BLOCK_INSTANTIATE(float)
+XM_SLSTM_BLOCK_INSTANTIATE(double)
+
+}  // namespace xm::model

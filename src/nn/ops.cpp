@@ -1,0 +1,521 @@
+// ops.cpp: the layer ops of nn/ops.h (forward/backward, float and double). Plain loops with OpenMP over rows
+// for elementwise work and xm::nn::gemm for every matrix product. Not the recurrent cells, not the model.
+#include "nn/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "nn/gemm.h"
+
+namespace xm::nn {
+
+namespace {
+// Parallelise a loop only when it has enough work to pay for the fork.
+constexpr int64_t kParMin = 1 << 14;
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------- embedding
+template <class T>
+void embedding_forward(T* out, const int32_t* ids, const T* table, int N, int V, int D) {
+  for (int n = 0; n < N; ++n)
+    if (ids[n] < 0 || ids[n] >= V)
+      throw Error("embedding: token id " + std::to_string(ids[n]) + " at row " + std::to_string(n) +
+                  " is outside the vocabulary [0, " + std::to_string(V) + "); check the tokenizer and vocab_size");
+#pragma omp parallel for if (int64_t(N) * D > kParMin)
+  for (int n = 0; n < N; ++n) std::memcpy(out + int64_t(n) * D, table + int64_t(ids[n]) * D, sizeof(T) * D);
+}
+
+template <class T>
+void embedding_backward(T* d_table, const T* d_out, const int32_t* ids, int N, int V, int D) {
+  for (int n = 0; n < N; ++n) {
+    T* dst = d_table + int64_t(ids[n]) * D;
+    const T* src = d_out + int64_t(n) * D;
+    for (int d = 0; d < D; ++d) dst[d] += src[d];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- linear
+template <class T>
+void linear_forward(T* out, const T* in, const T* W, const T* bias, int N, int I, int O) {
+  gemm<T>(false, true, N, O, I, T(1), in, I, W, I, T(0), out, O);
+  if (bias) {
+#pragma omp parallel for if (int64_t(N) * O > kParMin)
+    for (int n = 0; n < N; ++n)
+      for (int o = 0; o < O; ++o) out[int64_t(n) * O + o] += bias[o];
+  }
+}
+
+template <class T>
+void linear_backward(T* d_in, T* d_W, T* d_bias, const T* d_out, const T* in, const T* W, int N, int I, int O) {
+  if (d_in) gemm<T>(false, false, N, I, O, T(1), d_out, O, W, I, T(1), d_in, I);
+  if (d_W) gemm<T>(true, false, O, I, N, T(1), d_out, O, in, I, T(1), d_W, I);
+  if (d_bias)
+    for (int n = 0; n < N; ++n)
+      for (int o = 0; o < O; ++o) d_bias[o] += d_out[int64_t(n) * O + o];
+}
+
+// ---------------------------------------------------------------------------------------------- headwise
+// Small blocks (the mLSTM q/k/v projections are 4x4) go through direct loops; larger ones through gemm.
+template <class T>
+void headwise_forward(T* out, const T* in, const T* W, int N, int NB, int DI, int DO) {
+  const int64_t in_ld = int64_t(NB) * DI, out_ld = int64_t(NB) * DO;
+  if (DI * DO <= 256) {
+#pragma omp parallel for if (int64_t(N) * NB * DI * DO > kParMin)
+    for (int n = 0; n < N; ++n) {
+      const T* x = in + n * in_ld;
+      T* y = out + n * out_ld;
+      for (int h = 0; h < NB; ++h) {
+        const T* Wh = W + int64_t(h) * DO * DI;
+        for (int o = 0; o < DO; ++o) {
+          T acc = 0;
+          for (int d = 0; d < DI; ++d) acc += x[h * DI + d] * Wh[o * DI + d];
+          y[h * DO + o] = acc;
+        }
+      }
+    }
+    return;
+  }
+  for (int h = 0; h < NB; ++h)
+    gemm<T>(false, true, N, DO, DI, T(1), in + int64_t(h) * DI, int(in_ld), W + int64_t(h) * DO * DI, DI, T(0),
+            out + int64_t(h) * DO, int(out_ld));
+}
+
+template <class T>
+void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W, int N, int NB, int DI, int DO) {
+  const int64_t in_ld = int64_t(NB) * DI, out_ld = int64_t(NB) * DO;
+  if (DI * DO <= 256) {
+    if (d_in) {
+#pragma omp parallel for if (int64_t(N) * NB * DI * DO > kParMin)
+      for (int n = 0; n < N; ++n) {
+        const T* dy = d_out + n * out_ld;
+        T* dx = d_in + n * in_ld;
+        for (int h = 0; h < NB; ++h) {
+          const T* Wh = W + int64_t(h) * DO * DI;
+          for (int o = 0; o < DO; ++o) {
+            T g = dy[h * DO + o];
+            for (int d = 0; d < DI; ++d) dx[h * DI + d] += g * Wh[o * DI + d];
+          }
+        }
+      }
+    }
+    if (d_W) {
+#pragma omp parallel for if (int64_t(N) * NB * DI * DO > kParMin)
+      for (int h = 0; h < NB; ++h) {
+        T* dWh = d_W + int64_t(h) * DO * DI;
+        for (int n = 0; n < N; ++n) {
+          const T* dy = d_out + n * out_ld + h * DO;
+          const T* x = in + n * in_ld + h * DI;
+          for (int o = 0; o < DO; ++o)
+            for (int d = 0; d < DI; ++d) dWh[o * DI + d] += dy[o] * x[d];
+        }
+      }
+    }
+    return;
+  }
+  for (int h = 0; h < NB; ++h) {
+    if (d_in)
+      gemm<T>(false, false, N, DI, DO, T(1), d_out + int64_t(h) * DO, int(out_ld), W + int64_t(h) * DO * DI, DI,
+              T(1), d_in + int64_t(h) * DI, int(in_ld));
+    if (d_W)
+      gemm<T>(true, false, DO, DI, N, T(1), d_out + int64_t(h) * DO, int(out_ld), in + int64_t(h) * DI, int(in_ld),
+              T(1), d_W + int64_t(h) * DO * DI, DI);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- norms
+// Both norms are one kernel: rows of NH groups of DH values, each group normalised, gain (1 + w[col]).
+namespace {
+template <class T>
+void group_norm_fwd(T* out, T* mean, T* rstd, const T* in, const T* w, int N, int NH, int DH) {
+  const int64_t G = int64_t(N) * NH;
+#pragma omp parallel for if (G * DH > kParMin)
+  for (int64_t g = 0; g < G; ++g) {
+    const T* x = in + g * DH;
+    T* y = out + g * DH;
+    const T* wg = w + (g % NH) * DH;
+    double s = 0;
+    for (int d = 0; d < DH; ++d) s += double(x[d]);
+    double mu = s / DH, v = 0;
+    for (int d = 0; d < DH; ++d) v += (double(x[d]) - mu) * (double(x[d]) - mu);
+    double r = 1.0 / std::sqrt(v / DH + kNormEps);
+    mean[g] = T(mu);
+    rstd[g] = T(r);
+    for (int d = 0; d < DH; ++d) y[d] = T((double(x[d]) - mu) * r) * (T(1) + wg[d]);
+  }
+}
+
+template <class T>
+void group_norm_bwd(T* d_in, T* d_w, const T* d_out, const T* in, const T* mean, const T* rstd, const T* w, int N,
+                    int NH, int DH) {
+  const int64_t G = int64_t(N) * NH;
+  if (d_in) {
+#pragma omp parallel for if (G * DH > kParMin)
+    for (int64_t g = 0; g < G; ++g) {
+      const T* x = in + g * DH;
+      const T* dy = d_out + g * DH;
+      T* dx = d_in + g * DH;
+      const T* wg = w + (g % NH) * DH;
+      const T mu = mean[g], r = rstd[g];
+      T s1 = 0, s2 = 0;  // mean of dxhat and of dxhat * xhat
+      for (int d = 0; d < DH; ++d) {
+        T xh = (x[d] - mu) * r, dxh = dy[d] * (T(1) + wg[d]);
+        s1 += dxh;
+        s2 += dxh * xh;
+      }
+      s1 /= T(DH);
+      s2 /= T(DH);
+      for (int d = 0; d < DH; ++d) {
+        T xh = (x[d] - mu) * r, dxh = dy[d] * (T(1) + wg[d]);
+        dx[d] += r * (dxh - s1 - xh * s2);
+      }
+    }
+  }
+  if (d_w) {
+    for (int64_t g = 0; g < G; ++g) {
+      const T* x = in + g * DH;
+      const T* dy = d_out + g * DH;
+      T* dwg = d_w + (g % NH) * DH;
+      const T mu = mean[g], r = rstd[g];
+      for (int d = 0; d < DH; ++d) dwg[d] += dy[d] * (x[d] - mu) * r;
+    }
+  }
+}
+}  // namespace
+
+template <class T>
+void layernorm_forward(T* out, T* mean, T* rstd, const T* in, const T* w, int N, int D) {
+  group_norm_fwd(out, mean, rstd, in, w, N, 1, D);
+}
+template <class T>
+void layernorm_backward(T* d_in, T* d_w, const T* d_out, const T* in, const T* mean, const T* rstd, const T* w, int N,
+                        int D) {
+  group_norm_bwd(d_in, d_w, d_out, in, mean, rstd, w, N, 1, D);
+}
+template <class T>
+void multihead_layernorm_forward(T* out, T* mean, T* rstd, const T* in, const T* w, int N, int NH, int DH) {
+  group_norm_fwd(out, mean, rstd, in, w, N, NH, DH);
+}
+template <class T>
+void multihead_layernorm_backward(T* d_in, T* d_w, const T* d_out, const T* in, const T* mean, const T* rstd,
+                                  const T* w, int N, int NH, int DH) {
+  group_norm_bwd(d_in, d_w, d_out, in, mean, rstd, w, N, NH, DH);
+}
+
+// ---------------------------------------------------------------------------------------------- conv1d
+template <class T>
+void causal_conv1d_forward(T* out, const T* in, const T* W, const T* bias, int B, int S, int C, int K) {
+#pragma omp parallel for collapse(2) if (int64_t(B) * S * C * K > kParMin)
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < S; ++t) {
+      T* y = out + (int64_t(b) * S + t) * C;
+      for (int c = 0; c < C; ++c) y[c] = bias ? bias[c] : T(0);
+      for (int j = 0; j < K; ++j) {
+        int ts = t - (K - 1) + j;
+        if (ts < 0) continue;
+        const T* x = in + (int64_t(b) * S + ts) * C;
+        for (int c = 0; c < C; ++c) y[c] += W[c * K + j] * x[c];
+      }
+    }
+}
+
+template <class T>
+void causal_conv1d_backward(T* d_in, T* d_W, T* d_bias, const T* d_out, const T* in, const T* W, int B, int S, int C,
+                            int K) {
+  if (d_in) {
+    // d_in[b, ts] += sum_j W[:, j] * d_out[b, ts + (K-1) - j]: gather form, each row written by one thread.
+#pragma omp parallel for collapse(2) if (int64_t(B) * S * C * K > kParMin)
+    for (int b = 0; b < B; ++b)
+      for (int ts = 0; ts < S; ++ts) {
+        T* dx = d_in + (int64_t(b) * S + ts) * C;
+        for (int j = 0; j < K; ++j) {
+          int t = ts + (K - 1) - j;
+          if (t >= S) continue;
+          const T* dy = d_out + (int64_t(b) * S + t) * C;
+          for (int c = 0; c < C; ++c) dx[c] += W[c * K + j] * dy[c];
+        }
+      }
+  }
+  if (d_W || d_bias) {
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < S; ++t) {
+        const T* dy = d_out + (int64_t(b) * S + t) * C;
+        if (d_bias)
+          for (int c = 0; c < C; ++c) d_bias[c] += dy[c];
+        if (!d_W) continue;
+        for (int j = 0; j < K; ++j) {
+          int ts = t - (K - 1) + j;
+          if (ts < 0) continue;
+          const T* x = in + (int64_t(b) * S + ts) * C;
+          for (int c = 0; c < C; ++c) d_W[c * K + j] += dy[c] * x[c];
+        }
+      }
+  }
+}
+
+template <class T>
+void causal_conv1d_step(T* out, T* state, const T* x, const T* W, const T* bias, int B, int C, int K) {
+  for (int b = 0; b < B; ++b) {
+    T* st = state + int64_t(b) * K * C;
+    std::memmove(st, st + C, sizeof(T) * int64_t(K - 1) * C);
+    std::memcpy(st + int64_t(K - 1) * C, x + int64_t(b) * C, sizeof(T) * C);
+    T* y = out + int64_t(b) * C;
+    for (int c = 0; c < C; ++c) y[c] = bias ? bias[c] : T(0);
+    for (int k = 0; k < K; ++k)
+      for (int c = 0; c < C; ++c) y[c] += st[int64_t(k) * C + c] * W[c * K + k];
+  }
+}
+
+template <class T>
+void causal_conv1d_prefill(T* out, T* state, const T* in, const T* W, const T* bias, int B, int S, int C, int K) {
+#pragma omp parallel for if (int64_t(B) * S * C * K > kParMin)
+  for (int b = 0; b < B; ++b) {
+    const T* st = state + int64_t(b) * K * C;
+    for (int t = 0; t < S; ++t) {
+      T* y = out + (int64_t(b) * S + t) * C;
+      for (int c = 0; c < C; ++c) y[c] = bias ? bias[c] : T(0);
+      for (int j = 0; j < K; ++j) {
+        int u = t - (K - 1) + j;  // input time; u < 0 reads state row K + u
+        const T* x = u >= 0 ? in + (int64_t(b) * S + u) * C : st + int64_t(K + u) * C;
+        for (int c = 0; c < C; ++c) y[c] += W[c * K + j] * x[c];
+      }
+    }
+  }
+  for (int b = 0; b < B; ++b) {
+    T* st = state + int64_t(b) * K * C;
+    for (int k = 0; k < K; ++k) {  // row k <- input S-K+k; reads only rows > k (not yet overwritten)
+      int u = S - K + k;
+      const T* src = u >= 0 ? in + (int64_t(b) * S + u) * C : st + int64_t(K + u) * C;
+      std::memmove(st + int64_t(k) * C, src, sizeof(T) * C);
+    }
+  }
+}
+
+template <class T>
+void causal_conv1d_final_state(T* state, const T* in, int B, int S, int C, int K) {
+  for (int b = 0; b < B; ++b)
+    for (int k = 0; k < K; ++k) {
+      int t = S - K + k;  // row k of the state holds input t = S-K+k
+      T* dst = state + (int64_t(b) * K + k) * C;
+      if (t < 0)
+        std::fill(dst, dst + C, T(0));
+      else
+        std::memcpy(dst, in + (int64_t(b) * S + t) * C, sizeof(T) * C);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- activations
+namespace {
+template <class T>
+inline T sigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+template <class T>
+inline T gelu(T x) {
+  return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+}
+template <class T>
+inline T gelu_grad(T x) {
+  const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
+  const T pdf = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
+  return cdf + x * pdf;
+}
+template <class T>
+inline T act_f(Activation a, T x) {
+  switch (a) {
+    case Activation::gelu: return gelu(x);
+    case Activation::silu: return x * sigmoid(x);
+    case Activation::relu: return x > T(0) ? x : T(0);
+  }
+  return x;
+}
+template <class T>
+inline T act_grad(Activation a, T x) {
+  switch (a) {
+    case Activation::gelu: return gelu_grad(x);
+    case Activation::silu: {
+      T s = sigmoid(x);
+      return s * (T(1) + x * (T(1) - s));
+    }
+    case Activation::relu: return x > T(0) ? T(1) : T(0);
+  }
+  return T(1);
+}
+}  // namespace
+
+template <class T>
+void silu_forward(T* out, const T* in, int64_t n) {
+#pragma omp parallel for if (n > kParMin)
+  for (int64_t i = 0; i < n; ++i) out[i] = in[i] * sigmoid(in[i]);
+}
+template <class T>
+void silu_backward(T* d_in, const T* d_out, const T* in, int64_t n) {
+#pragma omp parallel for if (n > kParMin)
+  for (int64_t i = 0; i < n; ++i) d_in[i] += d_out[i] * act_grad(Activation::silu, in[i]);
+}
+template <class T>
+void gelu_forward(T* out, const T* in, int64_t n) {
+#pragma omp parallel for if (n > kParMin)
+  for (int64_t i = 0; i < n; ++i) out[i] = gelu(in[i]);
+}
+template <class T>
+void gelu_backward(T* d_in, const T* d_out, const T* in, int64_t n) {
+#pragma omp parallel for if (n > kParMin)
+  for (int64_t i = 0; i < n; ++i) d_in[i] += d_out[i] * gelu_grad(in[i]);
+}
+
+Activation parse_activation(const char* name) {
+  std::string s = name ? name : "";
+  if (s == "gelu") return Activation::gelu;
+  if (s == "swish" || s == "silu") return Activation::silu;
+  if (s == "relu") return Activation::relu;
+  throw Error("act_fn \"" + s + "\" is not supported; use \"gelu\", \"swish\" or \"relu\"");
+}
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::gelu: return "gelu";
+    case Activation::silu: return "swish";
+    case Activation::relu: return "relu";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------------------------- gated FFN
+template <class T>
+void gated_ffn_forward(T* out, T* cache_up, T* cache_h, const T* in, const T* W_up, const T* W_down, int N, int D,
+                       int P, Activation act) {
+  linear_forward<T>(cache_up, in, W_up, nullptr, N, D, 2 * P);
+#pragma omp parallel for if (int64_t(N) * P > kParMin)
+  for (int n = 0; n < N; ++n) {
+    const T* g = cache_up + int64_t(n) * 2 * P;
+    const T* u = g + P;
+    T* h = cache_h + int64_t(n) * P;
+    for (int p = 0; p < P; ++p) h[p] = act_f(act, g[p]) * u[p];
+  }
+  linear_forward<T>(out, cache_h, W_down, nullptr, N, P, D);
+}
+
+template <class T>
+void gated_ffn_backward(T* d_in, T* d_W_up, T* d_W_down, const T* d_out, const T* cache_up, const T* cache_h,
+                        const T* in, const T* W_up, const T* W_down, int N, int D, int P, Activation act) {
+  std::vector<T> d_h(size_t(N) * P, T(0)), d_up(size_t(N) * 2 * P);
+  linear_backward<T>(d_h.data(), d_W_down, nullptr, d_out, cache_h, W_down, N, P, D);
+#pragma omp parallel for if (int64_t(N) * P > kParMin)
+  for (int n = 0; n < N; ++n) {
+    const T* g = cache_up + int64_t(n) * 2 * P;
+    const T* u = g + P;
+    const T* dh = d_h.data() + int64_t(n) * P;
+    T* dg = d_up.data() + int64_t(n) * 2 * P;
+    T* du = dg + P;
+    for (int p = 0; p < P; ++p) {
+      dg[p] = dh[p] * u[p] * act_grad(act, g[p]);
+      du[p] = dh[p] * act_f(act, g[p]);
+    }
+  }
+  linear_backward<T>(d_in, d_W_up, nullptr, d_up.data(), in, W_up, N, D, 2 * P);
+}
+
+// ---------------------------------------------------------------------------------------------- residual
+template <class T>
+void residual_forward(T* out, const T* a, const T* b, int64_t n) {
+#pragma omp parallel for if (n > kParMin)
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+template <class T>
+void residual_backward(T* d_a, T* d_b, const T* d_out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (d_a) d_a[i] += d_out[i];
+    if (d_b) d_b[i] += d_out[i];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- cross-entropy
+template <class T>
+double cross_entropy_forward(T* cache_logp, int64_t* count_out, const T* logits, const int32_t* targets, int N, int V,
+                             int ignore_index, double label_smoothing) {
+  for (int n = 0; n < N; ++n)
+    if (targets[n] != ignore_index && (targets[n] < 0 || targets[n] >= V))
+      throw Error("cross_entropy: target " + std::to_string(targets[n]) + " at row " + std::to_string(n) +
+                  " is outside [0, " + std::to_string(V) + ") and is not the ignore index " +
+                  std::to_string(ignore_index));
+  double total = 0;
+  int64_t count = 0;
+#pragma omp parallel for reduction(+ : total, count) if (int64_t(N) * V > kParMin)
+  for (int n = 0; n < N; ++n) {
+    const T* x = logits + int64_t(n) * V;
+    double mx = -INFINITY;
+    for (int v = 0; v < V; ++v) mx = std::max(mx, double(x[v]));
+    double s = 0;
+    for (int v = 0; v < V; ++v) s += std::exp(double(x[v]) - mx);
+    const double lse = mx + std::log(s);
+    if (cache_logp)
+      for (int v = 0; v < V; ++v) cache_logp[int64_t(n) * V + v] = T(double(x[v]) - lse);
+    if (targets[n] == ignore_index) continue;
+    double l = -(1.0 - label_smoothing) * (double(x[targets[n]]) - lse);
+    if (label_smoothing != 0.0) {
+      double sum_logp = 0;
+      for (int v = 0; v < V; ++v) sum_logp += double(x[v]) - lse;
+      l -= label_smoothing / V * sum_logp;
+    }
+    total += l;
+    ++count;
+  }
+  if (count_out) *count_out = count;
+  return count ? total / double(count) : 0.0;
+}
+
+template <class T>
+void cross_entropy_backward(T* d_logits, double d_loss, const T* cache_logp, const int32_t* targets, int N, int V,
+                            int ignore_index, double label_smoothing) {
+  int64_t count = 0;
+  for (int n = 0; n < N; ++n) count += targets[n] != ignore_index;
+  if (count == 0) return;
+  const T scale = T(d_loss / double(count));
+  const T smooth = T(label_smoothing / V), keep = T(1.0 - label_smoothing);
+#pragma omp parallel for if (int64_t(N) * V > kParMin)
+  for (int n = 0; n < N; ++n) {
+    if (targets[n] == ignore_index) continue;
+    const T* lp = cache_logp + int64_t(n) * V;
+    T* d = d_logits + int64_t(n) * V;
+    for (int v = 0; v < V; ++v) d[v] += scale * (std::exp(lp[v]) - smooth);
+    d[targets[n]] -= scale * keep;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- instantiations
+#define XM_OPS_INSTANTIATE(T)                                                                                     \
+  template void embedding_forward<T>(T*, const int32_t*, const T*, int, int, int);                               \
+  template void embedding_backward<T>(T*, const T*, const int32_t*, int, int, int);                              \
+  template void linear_forward<T>(T*, const T*, const T*, const T*, int, int, int);                              \
+  template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, int, int);                     \
+  template void headwise_forward<T>(T*, const T*, const T*, int, int, int, int);                                 \
+  template void headwise_backward<T>(T*, T*, const T*, const T*, const T*, int, int, int, int);                  \
+  template void layernorm_forward<T>(T*, T*, T*, const T*, const T*, int, int);                                  \
+  template void layernorm_backward<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, int, int);       \
+  template void multihead_layernorm_forward<T>(T*, T*, T*, const T*, const T*, int, int, int);                   \
+  template void multihead_layernorm_backward<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, int,   \
+                                                int, int);                                                       \
+  template void causal_conv1d_forward<T>(T*, const T*, const T*, const T*, int, int, int, int);                  \
+  template void causal_conv1d_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, int, int, int);         \
+  template void causal_conv1d_step<T>(T*, T*, const T*, const T*, const T*, int, int, int);                      \
+  template void causal_conv1d_final_state<T>(T*, const T*, int, int, int, int);                                  \
+  template void causal_conv1d_prefill<T>(T*, T*, const T*, const T*, const T*, int, int, int, int);              \
+  template void silu_forward<T>(T*, const T*, int64_t);                                                          \
+  template void silu_backward<T>(T*, const T*, const T*, int64_t);                                               \
+  template void gelu_forward<T>(T*, const T*, int64_t);                                                          \
+  template void gelu_backward<T>(T*, const T*, const T*, int64_t);                                               \
+  template void gated_ffn_forward<T>(T*, T*, T*, const T*, const T*, const T*, int, int, int, Activation);       \
+  template void gated_ffn_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, const T*,    \
+                                      int, int, int, Activation);                                                \
+  template void residual_forward<T>(T*, const T*, const T*, int64_t);                                            \
+  template void residual_backward<T>(T*, T*, const T*, int64_t);                                                 \
+  template double cross_entropy_forward<T>(T*, int64_t*, const T*, const int32_t*, int, int, int, double);       \
+  template void cross_entropy_backward<T>(T*, double, const T*, const int32_t*, int, int, int, double);
+
+XM_OPS_INSTANTIATE(float)
+XM_OPS_INSTANTIATE(double)
+
+}  // namespace xm::nn
