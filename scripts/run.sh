@@ -14,7 +14,8 @@ echo "== xlstm-music inspect $sample"
 echo
 echo "== xlstm-music tokenize $sample --tokenizer remi --json > out/sample.tokens.json"
 "$bin" tokenize "$sample" --tokenizer remi --json > out/sample.tokens.json
-"$bin" tokenize "$sample" --tokenizer remi | head -n 24
+"$bin" tokenize "$sample" --tokenizer remi > out/sample.tokens.txt
+head -n 24 out/sample.tokens.txt
 echo "..."
 echo
 echo "== xlstm-music detokenize out/sample.tokens.json --out out/sample.roundtrip.mid"

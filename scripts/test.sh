@@ -13,13 +13,13 @@ echo "== release build"
 bash scripts/build.sh build
 
 echo "== sanitizer build (address, undefined): parser and tokenizer tests"
-bash scripts/build.sh build-asan -DXM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+XM_TARGETS="test_midi test_tokens" bash scripts/build.sh build-asan -DXM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j "$jobs" -R '^(midi|tokens)\.' )
 
 if [ -f fuzz/CMakeLists.txt ]; then
   echo "== libFuzzer: MIDI reader, ${XM_FUZZ_SECONDS:-60} s"
-  bash scripts/build.sh build-fuzz -DXM_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  XM_TARGETS="fuzz_midi" bash scripts/build.sh build-fuzz -DXM_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo
   bash fuzz/run.sh build-fuzz "${XM_FUZZ_SECONDS:-60}"
 fi

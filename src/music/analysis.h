@@ -1,10 +1,11 @@
-// analysis.h: music analysis over a midi::Score: beat-grid quantisation, bar/beat positions from the time
-// signatures, chord recognition, key estimation. Scales, ragas and makams are in scales.h.
+// analysis.h: music analysis over a midi::Score: beat-grid quantisation and beat-phase alignment, bar/beat
+// positions from the time signatures, chord recognition, key estimation. Scales, ragas, makams: scales.h.
 // Not a notation engine (MusicXML layout lives elsewhere).
 #pragma once
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "midi/score.h"
@@ -14,11 +15,20 @@ namespace xm::music {
 // ---- beat grid -------------------------------------------------------------------------------------
 struct QuantizeOptions {
   int steps_per_quarter = 4;  // 4 = 16th notes
-  bool triplets = true;       // also consider the triplet grid (3 per eighth); pick the nearer per note
+  bool triplets = true;       // also the triplet grid (3 per eighth); the nearer point wins
   bool keep_min_duration = true;  // a note never quantises to zero length (at least one step)
 };
 // Snaps onsets and offsets to the grid (ticks), recomputes seconds from the tempo map. Notes keep their order.
 midi::Score quantize(const midi::Score& score, const QuantizeOptions& opt = {});
+
+// Performance-aligned files (POP909, for one) put their beats at a constant offset from the tick grid.
+// estimate_beat_phase: the tick (0 .. ticks_per_quarter-1) where the beats fall, from where note onsets
+// cluster; 0 unless another phase is clearly better. align_beats: the score shifted later by
+// (ticks_per_quarter - phase) % ticks_per_quarter so that beats fall on multiples of a quarter (events at
+// tick 0 that set the start, such as tempo and time signature, stay there). shift_ticks: that shift.
+int64_t estimate_beat_phase(const midi::Score& score);
+midi::Score align_beats(const midi::Score& score);
+midi::Score shift_ticks(const midi::Score& score, int64_t delta);
 
 // Where a tick falls in the meter: bars counted from 0 using the time signatures (4/4 when none).
 struct BarPosition {
@@ -85,6 +95,35 @@ struct ChordSpan {
 // One chord per beat (or half bar, or bar), from the non-drum notes sounding in each span.
 std::vector<ChordSpan> recognize_chords(const midi::Score& score, ChordSpanUnit unit = ChordSpanUnit::Beat);
 
+// Tuning of the recogniser (defaults measured on POP909: docs/music-analysis.md).
+struct ChordOptions {
+  double bass_weight = 0.2;     // score bonus x (share of the span whose lowest note is the root)
+  double bass_tone_weight = 0.1;  // the same for the chord's other notes in the bass (inversions)
+  double change_penalty = 0.2;  // Viterbi cost of a chord change between neighbouring spans; 0 = spans alone
+  double no_chord_score = 0.3;  // score of N when notes sound (templates score a cosine in 0..1)
+};
+std::vector<ChordSpan> recognize_chords(const midi::Score& score, ChordSpanUnit unit, const ChordOptions& opt);
+// pitch-class weights plus bass weights (how long each pitch class was the lowest sounding note).
+Chord recognize_chord(const std::array<double, 12>& pitch_class_weight, const std::array<double, 12>& bass_weight,
+                      const ChordOptions& opt);
+// The building blocks of recognize_chords: span boundaries [start, end) in ticks from the meter (a beat is
+// the signature's denominator note, three of them in compound meters; a half bar rounds up to whole
+// beats), the profiles of each span, and the smoothed chord per span.
+struct ChordProfile {
+  std::array<double, 12> weight{};  // ticks each pitch class sounds in the span
+  std::array<double, 12> bass{};    // ticks each pitch class is the lowest sounding note
+};
+std::vector<std::pair<int64_t, int64_t>> chord_span_bounds(const midi::Score& score, ChordSpanUnit unit);
+std::vector<ChordProfile> chord_profiles(const midi::Score& score,
+                                         const std::vector<std::pair<int64_t, int64_t>>& spans);
+std::vector<Chord> recognize_chord_sequence(const std::vector<ChordProfile>& profiles, const ChordOptions& opt);
+// Parses a chord label in Harte syntax as annotations write it ("C:maj", "Bb:min7", "F#:maj7/5", "N"),
+// folding extended qualities into ours (maj6 -> maj, min9 -> min7, dim7 -> dim, sus4(b7) -> sus4, ...) and
+// dropping the inversion's bass. False for labels outside that table.
+bool parse_chord_label(const std::string& label, Chord* out);
+// The chord's pitch classes, root first ({} for N).
+std::vector<int> chord_pitch_classes(const Chord& c);
+
 // ---- key ------------------------------------------------------------------------------------------
 struct Key {
   int tonic = 0;  // pitch class
@@ -98,5 +137,25 @@ bool parse_key(const std::string& text, Key* out);  // "C", "c", "Cm", "C minor"
 std::array<double, 12> pitch_class_histogram(const midi::Score& score);
 // Krumhansl-Schmuckler (or better) over the whole piece.
 Key estimate_key(const midi::Score& score);
+
+// Published key profiles, each correlated (Pearson) with the histogram rotated to all 24 keys.
+enum class KeyProfile {
+  KrumhanslKessler,  // "krumhansl": probe-tone ratings, 1982
+  Temperley,         // "temperley": Kostka-Payne corpus, 2007
+  AlbrechtShanahan,  // "albrecht": 2013
+  AardenEssen,       // "aarden": Essen folk songs, 2003
+  BellmanBudge,      // "bellman": 2005
+};
+// The profile estimate_key(score) uses: the one that measured best on POP909 (docs/music-analysis.md).
+constexpr KeyProfile kDefaultKeyProfile = KeyProfile::AlbrechtShanahan;
+std::string key_profile_name(KeyProfile p);
+bool parse_key_profile(const std::string& name, KeyProfile* out);
+Key estimate_key(const midi::Score& score, KeyProfile profile);
+Key estimate_key_from_histogram(const std::array<double, 12>& histogram, KeyProfile profile = kDefaultKeyProfile);
+// All 24 keys, best first, each with its correlation.
+std::array<Key, 24> rank_keys(const std::array<double, 12>& histogram, KeyProfile profile = kDefaultKeyProfile);
+// MIREX weighted key score of an estimate against a reference: 1 same key, 0.5 a fifth apart (same mode),
+// 0.3 relative, 0.2 parallel, 0 otherwise.
+double mirex_key_score(const Key& estimated, const Key& reference);
 
 }  // namespace xm::music

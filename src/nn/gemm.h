@@ -1,11 +1,17 @@
 // gemm.h: the one matrix-multiply entry point of the engine, templated on the float type. float and double
 // go to OpenBLAS (cblas_sgemm / cblas_dgemm) when it is linked, else to a plain loop. Row-major only.
 // C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C, with op = transpose when ta / tb.
+// Threads (nn/runtime.h): OpenBLAS runs single-threaded; a large product called from outside a parallel region
+// is split into row (or column) panels over the OpenMP threads, so one pool serves kernels and GEMMs alike.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 
 #ifdef XM_HAVE_BLAS
 #include <cblas.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
 #endif
 
 namespace xm::nn {
@@ -26,9 +32,10 @@ inline void gemm_ref(bool ta, bool tb, int M, int N, int K, T alpha, const T* A,
   }
 }
 
+// One product on the calling thread.
 template <class T>
-inline void gemm(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta,
-                 T* C, int ldc) {
+inline void gemm_serial(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb,
+                        T beta, T* C, int ldc) {
   if (M <= 0 || N <= 0) return;
 #ifdef XM_HAVE_BLAS
   if constexpr (sizeof(T) == 4) {
@@ -42,6 +49,39 @@ inline void gemm(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, int
   }
 #endif
   gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// Below this many multiply-adds a product stays on one thread (a fork/join costs more than it saves).
+constexpr double kGemmParallelMin = double(1 << 20);
+
+template <class T>
+inline void gemm(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta,
+                 T* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+#ifdef _OPENMP
+  const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (nt > 1 && double(M) * N * K >= kGemmParallelMin) {
+    // Panels of whole 16-row (or 16-column) blocks, one per thread, along the longer side of C.
+    const bool rows = M >= N;
+    const int len = rows ? M : N;
+    const int parts = std::min(nt, (len + 15) / 16);
+    if (parts > 1) {
+      const int per = ((len + parts - 1) / parts + 15) / 16 * 16;
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+      for (int p = 0; p < parts; ++p) {
+        const int a = p * per, n = std::min(len, a + per) - a;
+        if (n <= 0) continue;
+        if (rows)
+          gemm_serial(ta, tb, n, N, K, alpha, ta ? A + a : A + size_t(a) * lda, lda, B, ldb, beta,
+                      C + size_t(a) * ldc, ldc);
+        else
+          gemm_serial(ta, tb, M, n, K, alpha, A, lda, tb ? B + size_t(a) * ldb : B + a, ldb, beta, C + a, ldc);
+      }
+      return;
+    }
+  }
+#endif
+  gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace xm::nn

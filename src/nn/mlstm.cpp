@@ -18,8 +18,10 @@
 #include <string>
 
 #include "core/error.h"
+#include "nn/fastmath.h"
 #include "nn/gemm.h"
 #include "nn/ops.h"
+#include "nn/simd.h"
 
 namespace xm::nn {
 namespace {
@@ -90,6 +92,33 @@ void tri_pta(int len, int DH, T alpha, const T* P, const T* A, int lda, T* Out, 
   }
 }
 
+// Row j of a chunk's decay matrix D and of S = QK * D (zero right of the diagonal); returns sum_s S_js.
+// D_js = exp(G_j - G_s + i_s - m_j) <= 1. Out of line and cloned, with the vectorisable exp (nn/fastmath.h); the
+// float sum is a vector reduction, the double one stays in order.
+template <class T>
+[[gnu::noinline]] XM_CLONES T decay_row(T* __restrict Drow, T* __restrict Srow, const T* __restrict QKrow,
+                                        const T* __restrict G, const T* __restrict igc, T Gj, T mj, int j, int len) {
+  T bj = 0;
+  if constexpr (sizeof(T) == 4) {
+#pragma omp simd reduction(+ : bj)
+    for (int s = 0; s <= j; ++s) {
+      const T d = exp_hot(Gj - G[s] + igc[s] - mj);
+      Drow[s] = d;
+      Srow[s] = QKrow[s] * d;
+      bj += Srow[s];
+    }
+  } else {
+    for (int s = 0; s <= j; ++s) {
+      const T d = exp_hot(Gj - G[s] + igc[s] - mj);
+      Drow[s] = d;
+      Srow[s] = QKrow[s] * d;
+      bj += Srow[s];
+    }
+  }
+  for (int s = j + 1; s < len; ++s) Drow[s] = T(0), Srow[s] = T(0);
+  return bj;
+}
+
 // Forward for one (batch, head). Pointers are that head's slices: q, k, v, h (S, DH); ig, fg, m_row, b_row,
 // am_row (S); cC (NC, DH, DH), cn (NC, DH), cm (NC). Null cache pointers: not saved. C0/n0/m0 null: no state.
 template <class T>
@@ -142,20 +171,9 @@ void forward_head(T* h, T* m_row, T* b_row, int32_t* am_row, T* cC, T* cn, T* cm
     T* bsum = w.bsum.data();
     T* arow = w.arow.data();
     std::fill(arow, arow + len, T(0));
-    for (int j = 0; j < len; ++j) {
-      T* Drow = Dm + size_t(j) * len;
-      T* Srow = Sm + size_t(j) * len;
-      const T* QKrow = QK + size_t(j) * len;
-      T bj = 0;
-      for (int s = 0; s <= j; ++s) {
-        T d = std::exp(G[j] - G[s] + ig[c0 + s] - mloc[j]);
-        Drow[s] = d;
-        Srow[s] = QKrow[s] * d;
-        bj += Srow[s];
-      }
-      for (int s = j + 1; s < len; ++s) Drow[s] = T(0), Srow[s] = T(0);
-      bsum[j] = bj;
-    }
+    for (int j = 0; j < len; ++j)
+      bsum[j] = decay_row(Dm + size_t(j) * len, Sm + size_t(j) * len, QK + size_t(j) * len, G, ig + c0, G[j],
+                          mloc[j], j, len);
     // Numerator: a_j q_j^T C (inter) + S V (intra).
     T beta = T(0);
     if (has_state) {
@@ -246,15 +264,9 @@ void backward_head(T* dq, T* dk, T* dv, T* dig, T* dfg, const T* dh, const T* h,
     T* Dm = w.D.data();
     T* Sm = w.Sm.data();
     tri_abt(len, DH, scale, Q, ld, K, ld, QK);
-    for (int j = 0; j < len; ++j) {
-      const T mj = m_row[c0 + j];
-      for (int s = 0; s <= j; ++s) {
-        T d = std::exp(G[j] - G[s] + ig[c0 + s] - mj);
-        Dm[size_t(j) * len + s] = d;
-        Sm[size_t(j) * len + s] = QK[size_t(j) * len + s] * d;
-      }
-      for (int s = j + 1; s < len; ++s) Dm[size_t(j) * len + s] = T(0), Sm[size_t(j) * len + s] = T(0);
-    }
+    for (int j = 0; j < len; ++j)
+      decay_row(Dm + size_t(j) * len, Sm + size_t(j) * len, QK + size_t(j) * len, G, ig + c0, G[j], m_row[c0 + j],
+                j, len);
     if (dv) tri_pta(len, DH, T(1), Sm, DN, DH, dv + size_t(c0) * ld, ld);
     T* dS = QK;  // QK is no longer needed: reuse it for dS, then dQK
     tri_abt(len, DH, T(1), DN, DH, V, ld, dS);
@@ -479,6 +491,29 @@ void mlstm_chunkwise_backward(T* dq, T* dk, T* dv, T* digate, T* dfgate, const T
                   NH, S, DH, L, true, false, eps);
 }
 
+namespace {
+// One head of the recurrent step in one pass over C: C = fa C + ka k v^T, n = fa n + ka k, hv = q^T C; returns
+// q . n. Out of line and cloned for wide vectors (nn/simd.h): the state C is the step's largest memory stream.
+template <class T>
+[[gnu::noinline]] XM_CLONES T step_head(T* __restrict C, T* __restrict n, T* __restrict hv, const T* __restrict qv,
+                                        const T* __restrict kv, const T* __restrict vv, T fa, T ia_scale, int DH) {
+  for (int d = 0; d < DH; ++d) hv[d] = T(0);
+  T qn = 0;
+  for (int a = 0; a < DH; ++a) {
+    const T ka = ia_scale * kv[a], qa = qv[a];
+    T* __restrict Crow = C + size_t(a) * DH;
+    for (int b = 0; b < DH; ++b) {
+      const T c = fa * Crow[b] + ka * vv[b];
+      Crow[b] = c;
+      hv[b] += qa * c;
+    }
+    n[a] = fa * n[a] + ka;
+    qn += qa * n[a];
+  }
+  return qn;
+}
+}  // namespace
+
 template <class T>
 void mlstm_step(T* h, const MlstmState<T>& state, const T* q, const T* k, const T* v, const T* igate,
                 const T* fgate, int B, int NH, int DH, double eps) {
@@ -494,16 +529,7 @@ void mlstm_step(T* h, const MlstmState<T>& state, const T* q, const T* k, const 
     const T lf = log_sigmoid(fgate[bh]);
     const T m_new = std::max(lf + m_prev, igate[bh]);
     const T fa = std::exp(lf + m_prev - m_new), ia = std::exp(igate[bh] - m_new);
-    for (int d = 0; d < DH; ++d) hv[d] = T(0);
-    T qn = 0;
-    for (int a = 0; a < DH; ++a) {
-      const T ka = ia * kv[a] * scale;
-      T* Crow = C + size_t(a) * DH;
-      for (int b = 0; b < DH; ++b) Crow[b] = fa * Crow[b] + ka * vv[b];
-      n[a] = fa * n[a] + ka;
-      qn += qv[a] * n[a];
-      for (int b = 0; b < DH; ++b) hv[b] += qv[a] * Crow[b];
-    }
+    const T qn = step_head(C, n, hv, qv, kv, vv, fa, ia * scale, DH);
     const T inv = T(1) / denominator(qn, m_new, eps);
     for (int d = 0; d < DH; ++d) hv[d] *= inv;
     state.m[bh] = m_new;

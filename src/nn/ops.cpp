@@ -8,8 +8,14 @@
 #include <string>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "core/error.h"
+#include "nn/fastmath.h"
 #include "nn/gemm.h"
+#include "nn/simd.h"
 
 namespace xm::nn {
 
@@ -60,9 +66,101 @@ void linear_backward(T* d_in, T* d_W, T* d_bias, const T* d_out, const T* in, co
 
 // ---------------------------------------------------------------------------------------------- headwise
 // Small blocks (the mLSTM q/k/v projections are 4x4) go through direct loops; larger ones through gemm.
+// 4x4 blocks in float (the music config) have vector kernels: 16 lanes = 4 blocks of a row; within each block
+// lane (h, o) needs x[h, d] for d = 0..3, a shuffle inside each group of 4 lanes, times a weight vector laid out
+// per d as Wd[d][h*4 + o] = W[h, o, d]. GCC vector extensions: the clones (nn/simd.h) make them AVX-512, AVX2 or SSE.
+namespace {
+// 16 floats, loadable from any float address (aligned(4)) and aliasing anything; LD16/ST16 load and store them.
+typedef float v16f __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int v16i __attribute__((vector_size(64)));
+#define XM_LD16(p) (*reinterpret_cast<const v16f*>(p))
+#define XM_ST16(p, v) (*reinterpret_cast<v16f*>(p) = (v))
+// lane (4g + o) <- x[4g + d]
+#define XM_SPREAD(x, d)                                                                                        \
+  __builtin_shuffle((x), v16i{d, d, d, d, 4 + d, 4 + d, 4 + d, 4 + d, 8 + d, 8 + d, 8 + d, 8 + d, 12 + d, 12 + d, \
+                              12 + d, 12 + d})
+
+// Wd (4, I): Wd[d][h*4 + o] = W[h, o, d] (transposed: Wd[d][h*4 + o] = W[h, d, o], the d_in form).
+void pack_4x4(float* Wd, const float* W, int NB, bool transposed) {
+  const int I = NB * 4;
+  for (int h = 0; h < NB; ++h)
+    for (int o = 0; o < 4; ++o)
+      for (int d = 0; d < 4; ++d)
+        Wd[d * I + h * 4 + o] = transposed ? W[h * 16 + d * 4 + o] : W[h * 16 + o * 4 + d];
+}
+
+// rows [n0, n1): y[n, :] (+)= per-block 4x4 products of x[n, :] with the packed weights (I % 16 == 0).
+template <bool kAccumulate>
+[[gnu::noinline]] XM_CLONES void headwise4_rows(float* __restrict y, const float* __restrict x,
+                                                 const float* __restrict Wd, int n0, int n1, int I) {
+  const float *W0 = Wd, *W1 = Wd + I, *W2 = Wd + 2 * I, *W3 = Wd + 3 * I;
+  for (int n = n0; n < n1; ++n) {
+    const float* xr = x + int64_t(n) * I;
+    float* yr = y + int64_t(n) * I;
+    for (int j = 0; j < I; j += 16) {
+      [[maybe_unused]] const v16f xv = XM_LD16(xr + j);  // (GCC 12 misses its use inside __builtin_shuffle)
+      v16f acc = XM_SPREAD(xv, 0) * XM_LD16(W0 + j) + XM_SPREAD(xv, 1) * XM_LD16(W1 + j) +
+                 XM_SPREAD(xv, 2) * XM_LD16(W2 + j) + XM_SPREAD(xv, 3) * XM_LD16(W3 + j);
+      if constexpr (kAccumulate) acc += XM_LD16(yr + j);
+      XM_ST16(yr + j, acc);
+    }
+  }
+}
+
+// Columns [j0, j1) of the weight gradient over all N rows: acc (4, I), acc[d][h*4 + o] += dy[n, h*4+o] x[n, h*4+d].
+[[gnu::noinline]] XM_CLONES void headwise4_dw_cols(float* __restrict acc, const float* __restrict dy,
+                                                   const float* __restrict x, int N, int I, int j0, int j1) {
+  for (int j = j0; j < j1; j += 16) {
+    v16f a0 = XM_LD16(acc + j), a1 = XM_LD16(acc + I + j), a2 = XM_LD16(acc + 2 * I + j),
+         a3 = XM_LD16(acc + 3 * I + j);
+    for (int n = 0; n < N; ++n) {
+      const v16f g = XM_LD16(dy + int64_t(n) * I + j), xv = XM_LD16(x + int64_t(n) * I + j);
+      a0 += g * XM_SPREAD(xv, 0);
+      a1 += g * XM_SPREAD(xv, 1);
+      a2 += g * XM_SPREAD(xv, 2);
+      a3 += g * XM_SPREAD(xv, 3);
+    }
+    XM_ST16(acc + j, a0), XM_ST16(acc + I + j, a1), XM_ST16(acc + 2 * I + j, a2), XM_ST16(acc + 3 * I + j, a3);
+  }
+}
+
+template <class T>
+constexpr bool is_float = sizeof(T) == 4;
+
+// The vector path applies: float, 4x4 blocks, a whole number of 16-lane vectors per row.
+template <class T>
+bool use_headwise4(int NB, int DI, int DO) {
+  return is_float<T> && DI == 4 && DO == 4 && NB % 4 == 0;
+}
+
+// y (N, I) (+)= headwise 4x4 of x with W (NB, 4, 4), threads over rows.
+template <bool kAccumulate>
+void headwise4_apply(float* y, const float* x, const float* W, int N, int NB, bool transposed) {
+  const int I = NB * 4;
+  std::vector<float> Wd(size_t(4) * I);
+  pack_4x4(Wd.data(), W, NB, transposed);
+  const int64_t work = int64_t(N) * I * 4;
+#pragma omp parallel if (work > kParMin)
+  {
+    int nt = 1, id = 0;
+#ifdef _OPENMP
+    nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+    const int per = (N + nt - 1) / nt, n0 = std::min(N, id * per), n1 = std::min(N, n0 + per);
+    headwise4_rows<kAccumulate>(y, x, Wd.data(), n0, n1, I);
+  }
+}
+}  // namespace
+
 template <class T>
 void headwise_forward(T* out, const T* in, const T* W, int N, int NB, int DI, int DO) {
   const int64_t in_ld = int64_t(NB) * DI, out_ld = int64_t(NB) * DO;
+  if constexpr (is_float<T>) {
+    if (use_headwise4<T>(NB, DI, DO)) {
+      headwise4_apply<false>(out, in, W, N, NB, false);
+      return;
+    }
+  }
   if (DI * DO <= 256) {
 #pragma omp parallel for if (int64_t(N) * NB * DI * DO > kParMin)
     for (int n = 0; n < N; ++n) {
@@ -87,6 +185,29 @@ void headwise_forward(T* out, const T* in, const T* W, int N, int NB, int DI, in
 template <class T>
 void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W, int N, int NB, int DI, int DO) {
   const int64_t in_ld = int64_t(NB) * DI, out_ld = int64_t(NB) * DO;
+  if constexpr (is_float<T>) {
+    if (use_headwise4<T>(NB, DI, DO)) {
+      if (d_in) headwise4_apply<true>(d_in, d_out, W, N, NB, true);
+      if (d_W) {
+        const int I = NB * 4;
+        std::vector<float> acc(size_t(4) * I, 0.f);
+#pragma omp parallel if (int64_t(N) * I * 4 > kParMin)
+        {
+          int nt = 1, id = 0;
+#ifdef _OPENMP
+          nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+          const int vecs = I / 16, per = (vecs + nt - 1) / nt;
+          const int j0 = std::min(vecs, id * per) * 16, j1 = std::min(vecs, id * per + per) * 16;
+          headwise4_dw_cols(acc.data(), d_out, in, N, I, j0, j1);
+        }
+        for (int h = 0; h < NB; ++h)
+          for (int o = 0; o < 4; ++o)
+            for (int d = 0; d < 4; ++d) d_W[h * 16 + o * 4 + d] += acc[size_t(d) * I + h * 4 + o];
+      }
+      return;
+    }
+  }
   if (DI * DO <= 256) {
     if (d_in) {
 #pragma omp parallel for if (int64_t(N) * NB * DI * DO > kParMin)
@@ -129,51 +250,97 @@ void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W,
 // ---------------------------------------------------------------------------------------------- norms
 // Both norms are one kernel: rows of NH groups of DH values, each group normalised, gain (1 + w[col]).
 namespace {
+// Runs fn(i0, i1) on contiguous slices of [0, n), one per OpenMP thread when parallel is true.
+template <class F>
+void parallel_ranges(int64_t n, bool parallel, F&& fn) {
+#pragma omp parallel if (parallel)
+  {
+    int64_t nt = 1, id = 0;
+#ifdef _OPENMP
+    nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+    const int64_t per = (n + nt - 1) / nt, i0 = std::min(n, id * per), i1 = std::min(n, i0 + per);
+    if (i1 > i0) fn(i0, i1);
+  }
+}
+
+// Groups [g0, g1) of DH values: two-pass mean and variance in T (omp simd reductions vectorise), gain 1 + w.
 template <class T>
-void group_norm_fwd(T* out, T* mean, T* rstd, const T* in, const T* w, int N, int NH, int DH) {
-  const int64_t G = int64_t(N) * NH;
-#pragma omp parallel for if (G * DH > kParMin)
-  for (int64_t g = 0; g < G; ++g) {
+[[gnu::noinline]] XM_CLONES void norm_groups_fwd(T* __restrict out, T* __restrict mean, T* __restrict rstd,
+                                                 const T* __restrict in, const T* __restrict w, int64_t g0,
+                                                 int64_t g1, int NH, int DH) {
+  for (int64_t g = g0; g < g1; ++g) {
     const T* x = in + g * DH;
     T* y = out + g * DH;
     const T* wg = w + (g % NH) * DH;
-    double s = 0;
-    for (int d = 0; d < DH; ++d) s += double(x[d]);
-    double mu = s / DH, v = 0;
-    for (int d = 0; d < DH; ++d) v += (double(x[d]) - mu) * (double(x[d]) - mu);
-    double r = 1.0 / std::sqrt(v / DH + kNormEps);
-    mean[g] = T(mu);
-    rstd[g] = T(r);
-    for (int d = 0; d < DH; ++d) y[d] = T((double(x[d]) - mu) * r) * (T(1) + wg[d]);
+    T s = 0, v = 0, mu, r;
+    if constexpr (sizeof(T) == 4) {  // float: vector sums (reordered)
+#pragma omp simd reduction(+ : s)
+      for (int d = 0; d < DH; ++d) s += x[d];
+      mu = s / T(DH);
+#pragma omp simd reduction(+ : v)
+      for (int d = 0; d < DH; ++d) v += (x[d] - mu) * (x[d] - mu);
+    } else {  // double (the reference path of the tests): sums in order
+      for (int d = 0; d < DH; ++d) s += x[d];
+      mu = s / T(DH);
+      for (int d = 0; d < DH; ++d) v += (x[d] - mu) * (x[d] - mu);
+    }
+    r = T(1) / std::sqrt(v / T(DH) + T(kNormEps));
+    mean[g] = mu;
+    rstd[g] = r;
+    for (int d = 0; d < DH; ++d) y[d] = (x[d] - mu) * r * (T(1) + wg[d]);
   }
+}
+
+template <class T>
+[[gnu::noinline]] XM_CLONES void norm_groups_bwd(T* __restrict d_in, const T* __restrict d_out,
+                                                 const T* __restrict in, const T* __restrict mean,
+                                                 const T* __restrict rstd, const T* __restrict w, int64_t g0,
+                                                 int64_t g1, int NH, int DH) {
+  for (int64_t g = g0; g < g1; ++g) {
+    const T* x = in + g * DH;
+    const T* dy = d_out + g * DH;
+    T* dx = d_in + g * DH;
+    const T* wg = w + (g % NH) * DH;
+    const T mu = mean[g], r = rstd[g];
+    T s1 = 0, s2 = 0;  // mean of dxhat and of dxhat * xhat
+    if constexpr (sizeof(T) == 4) {
+#pragma omp simd reduction(+ : s1, s2)
+      for (int d = 0; d < DH; ++d) {
+        T xh = (x[d] - mu) * r, dxh = dy[d] * (T(1) + wg[d]);
+        s1 += dxh;
+        s2 += dxh * xh;
+      }
+    } else {
+      for (int d = 0; d < DH; ++d) {
+        T xh = (x[d] - mu) * r, dxh = dy[d] * (T(1) + wg[d]);
+        s1 += dxh;
+        s2 += dxh * xh;
+      }
+    }
+    s1 /= T(DH);
+    s2 /= T(DH);
+    for (int d = 0; d < DH; ++d) {
+      T xh = (x[d] - mu) * r, dxh = dy[d] * (T(1) + wg[d]);
+      dx[d] += r * (dxh - s1 - xh * s2);
+    }
+  }
+}
+
+template <class T>
+void group_norm_fwd(T* out, T* mean, T* rstd, const T* in, const T* w, int N, int NH, int DH) {
+  const int64_t G = int64_t(N) * NH;
+  parallel_ranges(G, G * DH > kParMin,
+                  [&](int64_t g0, int64_t g1) { norm_groups_fwd(out, mean, rstd, in, w, g0, g1, NH, DH); });
 }
 
 template <class T>
 void group_norm_bwd(T* d_in, T* d_w, const T* d_out, const T* in, const T* mean, const T* rstd, const T* w, int N,
                     int NH, int DH) {
   const int64_t G = int64_t(N) * NH;
-  if (d_in) {
-#pragma omp parallel for if (G * DH > kParMin)
-    for (int64_t g = 0; g < G; ++g) {
-      const T* x = in + g * DH;
-      const T* dy = d_out + g * DH;
-      T* dx = d_in + g * DH;
-      const T* wg = w + (g % NH) * DH;
-      const T mu = mean[g], r = rstd[g];
-      T s1 = 0, s2 = 0;  // mean of dxhat and of dxhat * xhat
-      for (int d = 0; d < DH; ++d) {
-        T xh = (x[d] - mu) * r, dxh = dy[d] * (T(1) + wg[d]);
-        s1 += dxh;
-        s2 += dxh * xh;
-      }
-      s1 /= T(DH);
-      s2 /= T(DH);
-      for (int d = 0; d < DH; ++d) {
-        T xh = (x[d] - mu) * r, dxh = dy[d] * (T(1) + wg[d]);
-        dx[d] += r * (dxh - s1 - xh * s2);
-      }
-    }
-  }
+  if (d_in)
+    parallel_ranges(G, G * DH > kParMin,
+                    [&](int64_t g0, int64_t g1) { norm_groups_bwd(d_in, d_out, in, mean, rstd, w, g0, g1, NH, DH); });
   if (d_w) {
     for (int64_t g = 0; g < G; ++g) {
       const T* x = in + g * DH;
@@ -346,15 +513,32 @@ inline T act_grad(Activation a, T x) {
 }
 }  // namespace
 
+namespace {
+// SiLU over [i0, i1) with the vectorisable exp (nn/fastmath.h); out may alias in.
+template <class T>
+[[gnu::noinline]] XM_CLONES void silu_fwd_range(T* out, const T* in, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const T x = in[i];
+    out[i] = x * sigmoid_hot(x);
+  }
+}
+template <class T>
+[[gnu::noinline]] XM_CLONES void silu_bwd_range(T* __restrict d_in, const T* __restrict d_out,
+                                                const T* __restrict in, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const T x = in[i], sg = sigmoid_hot(x);
+    d_in[i] += d_out[i] * (sg * (T(1) + x * (T(1) - sg)));
+  }
+}
+}  // namespace
+
 template <class T>
 void silu_forward(T* out, const T* in, int64_t n) {
-#pragma omp parallel for if (n > kParMin)
-  for (int64_t i = 0; i < n; ++i) out[i] = in[i] * sigmoid(in[i]);
+  parallel_ranges(n, n > kParMin, [&](int64_t i0, int64_t i1) { silu_fwd_range(out, in, i0, i1); });
 }
 template <class T>
 void silu_backward(T* d_in, const T* d_out, const T* in, int64_t n) {
-#pragma omp parallel for if (n > kParMin)
-  for (int64_t i = 0; i < n; ++i) d_in[i] += d_out[i] * act_grad(Activation::silu, in[i]);
+  parallel_ranges(n, n > kParMin, [&](int64_t i0, int64_t i1) { silu_bwd_range(d_in, d_out, in, i0, i1); });
 }
 template <class T>
 void gelu_forward(T* out, const T* in, int64_t n) {

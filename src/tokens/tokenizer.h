@@ -37,6 +37,15 @@ class Tokenizer {
   virtual int32_t pad_id() const { return -1; }
   virtual int32_t bos_id() const { return -1; }
   virtual int32_t eos_id() const { return -1; }
+
+  // ---- added by the tokenizers' implementation (the above is the agreed interface) ----
+  // The ids every encode() starts with for these controls: BOS (when the tokenizer has one) and the
+  // control tokens; a generator seeds an empty piece with it. For note tuples, whole steps.
+  virtual std::vector<int32_t> control_prefix(const Conditioning& cond) const = 0;
+  // The controls found at the start of a sequence (the inverse of control_prefix); unset fields stay unset.
+  virtual Conditioning read_conditioning(const std::vector<int32_t>& ids) const = 0;
+  // One padding step: {pad_id()} for flat tokenizers, fields_per_step() ids for note tuples.
+  virtual std::vector<int32_t> pad_step() const { return {pad_id()}; }
 };
 
 // "remi", "performance", "jsb", "tuples"; options from the vocabulary JSON (or {} for defaults).
@@ -44,5 +53,13 @@ std::unique_ptr<Tokenizer> make_tokenizer(const std::string& name, const json& o
 // Rebuilds a tokenizer from its saved vocab_json().
 std::unique_ptr<Tokenizer> tokenizer_from_json(const json& vocab);
 std::vector<std::string> tokenizer_names();
+
+// The fixed control tables shared by all tokenizers (their order is part of every vocabulary).
+const std::vector<std::string>& genre_names();  // "pop", "rock", ..., the Groove MIDI styles, "other"
+const std::vector<std::string>& mood_names();   // "happy", "sad", "calm", "tense"
+// "Hip-Hop", "neworleans/funk" (a Groove style) -> "hiphop", "neworleans"; "" when not in genre_names().
+std::string normalize_genre(const std::string& text);
+// VGMIDI valence/arousal (each +1 or -1) -> "happy" (+,+), "tense" (-,+), "sad" (-,-), "calm" (+,-).
+std::string mood_from_valence_arousal(int valence, int arousal);
 
 }  // namespace xm::tokens

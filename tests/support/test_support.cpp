@@ -14,13 +14,24 @@ namespace fs = std::filesystem;
 
 namespace xmtest {
 
+// Built-in defaults (tests/CMakeLists.txt compiles them in; the environment wins when set).
+#ifndef XM_TEST_SHARED_DIR
+#define XM_TEST_SHARED_DIR "../shared"
+#endif
+#ifndef XM_TEST_SOURCE_DIR
+#define XM_TEST_SOURCE_DIR "."
+#endif
+#ifndef XM_TEST_BINARY
+#define XM_TEST_BINARY "xlstm-music"
+#endif
+
 static std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::string(v) : fallback;
 }
 
 fs::path shared_dir() {
-  fs::path p = env_or("XM_SHARED_DIR", "../shared");
+  fs::path p = env_or("XM_SHARED_DIR", XM_TEST_SHARED_DIR);
   std::error_code ec;
   if (fs::is_directory(p, ec)) return fs::weakly_canonical(p);
   return {};
@@ -34,7 +45,7 @@ fs::path dataset_dir(const std::string& name) {
   return fs::is_directory(p, ec) ? p : fs::path{};
 }
 
-fs::path source_dir() { return env_or("XM_SOURCE_DIR", "."); }
+fs::path source_dir() { return env_or("XM_SOURCE_DIR", XM_TEST_SOURCE_DIR); }
 
 fs::path temp_dir(const std::string& tag) {
   std::random_device rd;
@@ -65,7 +76,7 @@ RunResult run_shell(const std::string& command) {
 }
 
 RunResult run_cli(const std::string& args) {
-  std::string bin = env_or("XM_BINARY", "xlstm-music");
+  std::string bin = env_or("XM_BINARY", XM_TEST_BINARY);
   return run_shell("'" + bin + "' " + args);
 }
 

@@ -1,0 +1,90 @@
+// test_perf_kernels.cpp: the fast paths added for speed agree with the plain ones: the float 4x4 headwise vector
+// kernels against the double loops, the threaded GEMM split against one serial GEMM, the float norms against
+// double. Not speed tests (those are `xlstm-music bench`).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "nn/gemm.h"
+#include "nn/ops.h"
+#include "nn/runtime.h"
+
+namespace {
+
+std::vector<double> randn(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> d(0, 1);
+  std::vector<double> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
+
+// max |a - b| / (1 + |b|)
+double max_rel(const std::vector<float>& a, const std::vector<double>& b) {
+  double m = 0;
+  for (size_t i = 0; i < b.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]) / (1 + std::fabs(b[i])));
+  return m;
+}
+
+}  // namespace
+
+// The mLSTM q/k/v projections (128 blocks of 4x4, 37 rows: threads get unequal slices) in float take the vector
+// kernels; forward, d_in and d_W must match the double loops, accumulating into non-zero buffers.
+TEST(nn, headwise_4x4_vector_kernels_match_double) {
+  const int N = 37, NB = 128, I = NB * 4;
+  const auto x = randn(size_t(N) * I, 1), W = randn(size_t(NB) * 16, 2), dy = randn(size_t(N) * I, 3);
+  const auto din0 = randn(size_t(N) * I, 4), dw0 = randn(size_t(NB) * 16, 5);
+  std::vector<double> y(size_t(N) * I), din = din0, dw = dw0;
+  xm::nn::headwise_forward<double>(y.data(), x.data(), W.data(), N, NB, 4, 4);
+  xm::nn::headwise_backward<double>(din.data(), dw.data(), dy.data(), x.data(), W.data(), N, NB, 4, 4);
+  const auto xf = to_float(x), Wf = to_float(W), dyf = to_float(dy);
+  std::vector<float> yf(size_t(N) * I), dinf = to_float(din0), dwf = to_float(dw0);
+  xm::nn::headwise_forward<float>(yf.data(), xf.data(), Wf.data(), N, NB, 4, 4);
+  xm::nn::headwise_backward<float>(dinf.data(), dwf.data(), dyf.data(), xf.data(), Wf.data(), N, NB, 4, 4);
+  EXPECT_LT(max_rel(yf, y), 1e-5);
+  EXPECT_LT(max_rel(dinf, din), 1e-5);
+  EXPECT_LT(max_rel(dwf, dw), 1e-5);
+}
+
+// A product large enough to be split over threads equals the serial product, in every transpose combination and
+// both split directions (tall C: rows; wide C: columns), with beta accumulating.
+TEST(nn, gemm_thread_split_matches_serial) {
+  xm::nn::set_threads(2);
+  const int shapes[2][3] = {{300, 70, 64}, {40, 333, 96}};  // (M, N, K), both above the split threshold
+  for (const auto& sh : shapes) {
+    const int M = sh[0], N = sh[1], K = sh[2];
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb) {
+        const auto A = randn(size_t(M) * K, 7), B = randn(size_t(K) * N, 8), C0 = randn(size_t(M) * N, 9);
+        std::vector<double> C1 = C0, C2 = C0;
+        const int lda = ta ? M : K, ldb = tb ? K : N;
+        xm::nn::gemm<double>(ta, tb, M, N, K, 0.5, A.data(), lda, B.data(), ldb, 0.25, C1.data(), N);
+        xm::nn::gemm_serial<double>(ta, tb, M, N, K, 0.5, A.data(), lda, B.data(), ldb, 0.25, C2.data(), N);
+        double md = 0;
+        for (size_t i = 0; i < C1.size(); ++i) md = std::max(md, std::fabs(C1[i] - C2[i]));
+        EXPECT_LT(md, 1e-12) << "M " << M << " N " << N << " ta " << ta << " tb " << tb;
+      }
+  }
+}
+
+// The float norms sum with vector reductions; they must still agree with the double path.
+TEST(nn, float_group_norm_matches_double) {
+  const int N = 19, NH = 4, DH = 64, D = NH * DH;
+  auto x = randn(size_t(N) * D, 11);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 3 + 2 * x[i];  // an offset and scale the two-pass sums must handle
+  const auto w = randn(size_t(D), 12), dy = randn(size_t(N) * D, 13);
+  std::vector<double> y(size_t(N) * D), mu(size_t(N) * NH), rs(size_t(N) * NH), dx(size_t(N) * D, 0.0);
+  xm::nn::multihead_layernorm_forward<double>(y.data(), mu.data(), rs.data(), x.data(), w.data(), N, NH, DH);
+  xm::nn::multihead_layernorm_backward<double>(dx.data(), nullptr, dy.data(), x.data(), mu.data(), rs.data(),
+                                               w.data(), N, NH, DH);
+  const auto xf = to_float(x), wf = to_float(w), dyf = to_float(dy);
+  std::vector<float> yf(size_t(N) * D), muf(size_t(N) * NH), rsf(size_t(N) * NH), dxf(size_t(N) * D, 0.f);
+  xm::nn::multihead_layernorm_forward<float>(yf.data(), muf.data(), rsf.data(), xf.data(), wf.data(), N, NH, DH);
+  xm::nn::multihead_layernorm_backward<float>(dxf.data(), nullptr, dyf.data(), xf.data(), muf.data(), rsf.data(),
+                                              wf.data(), N, NH, DH);
+  EXPECT_LT(max_rel(yf, y), 1e-5);
+  EXPECT_LT(max_rel(dxf, dx), 1e-4);
+}
