@@ -2,7 +2,7 @@
 // times on the music reference config, for profilers (perf record, valgrind --tool=callgrind) that should see only
 // that phase. Prints the wall and CPU seconds per run. Not the benchmark itself (xlstm-music bench) and asserts nothing.
 //
-// usage: engine_phase PHASE [--model mixed|mlstm] [--runs N] [--threads N] [--batch B] [--seq S]
+// usage: engine_phase PHASE [--model mixed|mlstm] [--runs N] [--threads N] [--batch B] [--seq S] [--blas-threads N]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +15,9 @@
 #include "model/optim.h"
 #include "model/xlstm_lm.h"
 #include "nn/runtime.h"
+#ifdef XM_HAVE_BLAS
+#include <cblas.h>
+#endif
 
 using namespace xm::model;
 
@@ -36,7 +39,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string phase = argv[1], model_name = "mixed";
-  int runs = 3, threads = 1, B = 16, S = 256;
+  int runs = 3, threads = 1, B = 16, S = 256, blas_threads = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string f = argv[i];
     if (f == "--model") model_name = argv[i + 1];
@@ -44,10 +47,15 @@ int main(int argc, char** argv) {
     else if (f == "--threads") threads = std::atoi(argv[i + 1]);
     else if (f == "--batch") B = std::atoi(argv[i + 1]);
     else if (f == "--seq") S = std::atoi(argv[i + 1]);
+    else if (f == "--blas-threads") blas_threads = std::atoi(argv[i + 1]);
     else { std::fprintf(stderr, "unknown flag %s\n", f.c_str()); return 2; }
   }
   xm::nn::set_threads(threads);
   xm::nn::select_blas_core();
+#ifdef XM_HAVE_BLAS
+  // The alternative thread policy, for comparison: OpenBLAS's own threads (use with --threads 1).
+  if (blas_threads > 0) openblas_set_num_threads(blas_threads);
+#endif
   const XlstmConfig cfg = bench_model_config(model_name);
   XlstmLM<float> model(cfg);
   model.init(1);

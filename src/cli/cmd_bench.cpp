@@ -14,7 +14,7 @@ using xm::UsageError;
 
 const char* kUsage =
     "usage: xlstm-music bench [--json] [--out FILE] [--threads N] [--model mixed|mlstm|both] [--quick]\n"
-    "                         [--steps N]\n"
+    "                         [--steps N] [--gemm-only]\n"
     "\n"
     "Times the xLSTM engine on the music reference workload (vocab 512, embedding 256, batch 16, sequence 256,\n"
     "float32): training steps (forward + backward + AdamW), forward passes, greedy generation at batch 1 and 16\n"
@@ -27,16 +27,18 @@ const char* kUsage =
     "  --threads N  engine threads (OpenMP; OpenBLAS stays single-threaded inside them); default 2, 0 = all cores\n"
     "  --steps N    timed training / forward steps (median; default 7, after 3 warm-up steps)\n"
     "  --quick      a smoke run: 3 steps, 64 generated tokens, 256-token prefill, one run each\n"
+    "  --gemm-only  only the sgemm 1024^3 peak (compare OPENBLAS_CORETYPE settings with it)\n"
     "  --json       print JSON instead of the table\n"
     "  --out FILE   also write the JSON to FILE\n"
     "\n"
-    "Environment: unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set (or XM_NO_REEXEC), the command re-executes itself\n"
-    "once with GOMP_SPINCOUNT=10000 (idle threads sleep after a short spin). When OPENBLAS_CORETYPE is unset\n"
-    "and the CPU has AVX-512, OpenBLAS is switched to its AVX-512 kernels if it chose older ones.\n"
+    "Environment: unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set (or XM_NO_REEXEC), the command re-executes\n"
+    "itself once with GOMP_SPINCOUNT=100000 (idle OpenMP threads spin about 4 ms, then sleep). When\n"
+    "OPENBLAS_CORETYPE is unset and the CPU has AVX-512, OpenBLAS is switched to its AVX-512 kernels if it chose\n"
+    "older ones (docs/performance.md).\n"
     "The machine's load changes the figures: compare runs made at the same time, and the per-CPU-second column.\n";
 
 int run(const std::vector<std::string>& argv) {
-  xm::cli::Args a(argv, {"--threads", "--model", "--out", "--steps"}, {"--json", "--quick"});
+  xm::cli::Args a(argv, {"--threads", "--model", "--out", "--steps"}, {"--json", "--quick", "--gemm-only"});
   if (a.help()) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -51,10 +53,11 @@ int run(const std::vector<std::string>& argv) {
   else
     throw UsageError("flag --model: '" + model + "' is not mixed, mlstm or both");
   opt.quick = a.has("--quick");
+  if (a.has("--gemm-only")) opt.models.clear();
   opt.train_steps = int(a.get_int("--steps", opt.train_steps, 1, 1000));
   const int threads = int(a.get_int("--threads", 2, 0, 1024));
 
-  xm::nn::apply_runtime_env();  // may re-execute this program (same arguments) with the wait policy set
+  xm::nn::apply_runtime_env();  // may re-execute this program (same arguments) with GOMP_SPINCOUNT set
   xm::nn::set_threads(threads);
   xm::nn::select_blas_core();
 

@@ -3,8 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "core/error.h"
 #include "model/blocks.h"
+#include "nn/fastmath.h"
+#include "nn/simd.h"
 
 namespace xm::model {
 
@@ -18,7 +24,48 @@ MlstmBlockDims mlstm_block_dims(const XlstmConfig& cfg, int B, int S) {
 namespace {
 template <class T>
 inline T sigm(T x) {
-  return T(1) / (T(1) + std::exp(-x));
+  return nn::sigmoid_hot(x);
+}
+// hs = hc + skip * xc, hg = hs * SiLU(z) for rows [n0, n1) (cloned for wide vectors, nn/simd.h).
+template <class T>
+[[gnu::noinline]] XM_CLONES void gate_rows_fwd(T* __restrict hs, T* __restrict hg, const T* __restrict hc,
+                                               const T* __restrict xc, const T* __restrict z,
+                                               const T* __restrict skip, int n0, int n1, int I) {
+  for (int n = n0; n < n1; ++n)
+    for (int i = 0; i < I; ++i) {
+      const size_t j = size_t(n) * I + i;
+      const T zv = z[j];
+      hs[j] = hc[j] + skip[i] * xc[j];
+      hg[j] = hs[j] * (zv * sigm(zv));
+    }
+}
+template <class T>
+[[gnu::noinline]] XM_CLONES void gate_rows_bwd(T* __restrict d_z, T* __restrict d_hc, T* __restrict d_xc,
+                                               const T* __restrict d_hg, const T* __restrict z,
+                                               const T* __restrict hs, const T* __restrict skip, int n0, int n1,
+                                               int I) {
+  for (int n = n0; n < n1; ++n)
+    for (int i = 0; i < I; ++i) {
+      const size_t j = size_t(n) * I + i;
+      const T zv = z[j], s = sigm(zv);
+      const T dhs = d_hg[j] * (zv * s);
+      d_z[j] = d_hg[j] * hs[j] * (s * (T(1) + zv * (T(1) - s)));
+      d_hc[j] = dhs;
+      d_xc[j] = dhs * skip[i];
+    }
+}
+// fn(n0, n1) on one slice of [0, N) rows per thread.
+template <class F>
+void row_slices(int N, bool parallel, F&& fn) {
+#pragma omp parallel if (parallel)
+  {
+    int nt = 1, id = 0;
+#ifdef _OPENMP
+    nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+    const int per = (N + nt - 1) / nt, n0 = std::min(N, id * per), n1 = std::min(N, n0 + per);
+    if (n1 > n0) fn(n0, n1);
+  }
 }
 template <class T>
 nn::MlstmCellWeights<T> cell_weights(const MlstmBlockView<T>& w) {
@@ -60,14 +107,9 @@ void mlstm_block_forward(T* out, MlstmBlockCache<T>& c, const T* x, const MlstmB
     nn::mlstm_cell_forward(c.hc.data(), c.cell, c.q.data(), c.k.data(), c.v.data(), cell_weights(w), d.B, d.S, d.NH,
                            d.DH(), opt);
   }
-#pragma omp parallel for if (NI > (1u << 14))
-  for (int n = 0; n < N; ++n)
-    for (int i = 0; i < I; ++i) {
-      const size_t j = size_t(n) * I + i;
-      const T zv = c.z[j];
-      c.hs[j] = c.hc[j] + w.skip[i] * c.xc[j];
-      c.hg[j] = c.hs[j] * (zv * sigm(zv));
-    }
+  row_slices(N, NI > (1u << 14), [&](int n0, int n1) {
+    gate_rows_fwd(c.hs.data(), c.hg.data(), c.hc.data(), c.xc.data(), c.z.data(), w.skip, n0, n1, I);
+  });
   T* y = out;  // y = hg W_down^T, then out = x + y
   nn::linear_forward<T>(y, c.hg.data(), w.proj_down, nullptr, N, I, D);
   nn::residual_forward(out, x, y, int64_t(N) * D);
@@ -86,16 +128,9 @@ void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, Ml
   T* d_hc = ws.get(1, NI);
   T* d_z = ws.get(2, NI);
   T* d_xc = ws.get(3, NI);
-#pragma omp parallel for if (NI > (1u << 14))
-  for (int n = 0; n < N; ++n)
-    for (int i = 0; i < I; ++i) {
-      const size_t j = size_t(n) * I + i;
-      const T zv = c.z[j], s = sigm(zv);
-      const T dhs = d_hg[j] * (zv * s);
-      d_z[j] = d_hg[j] * c.hs[j] * (s * (T(1) + zv * (T(1) - s)));
-      d_hc[j] = dhs;
-      d_xc[j] = dhs * w.skip[i];
-    }
+  row_slices(N, NI > (1u << 14), [&](int n0, int n1) {
+    gate_rows_bwd(d_z, d_hc, d_xc, d_hg, c.z.data(), c.hs.data(), w.skip, n0, n1, I);
+  });
   if (g.skip)
     for (int n = 0; n < N; ++n)
       for (int i = 0; i < I; ++i) g.skip[i] += d_hc[size_t(n) * I + i] * c.xc[size_t(n) * I + i];

@@ -519,7 +519,7 @@ void mlstm_step(T* h, const MlstmState<T>& state, const T* q, const T* k, const 
                 const T* fgate, int B, int NH, int DH, double eps) {
   const T scale = T(1) / std::sqrt(T(DH));
   const size_t DD = size_t(DH) * DH;
-#pragma omp parallel for if (int64_t(B) * NH * DH * DH > (1 << 17))
+#pragma omp parallel for if (int64_t(B) * NH * DH * DH >= (1 << 15))
   for (int bh = 0; bh < B * NH; ++bh) {
     T* C = state.C + bh * DD;
     T* n = state.n + size_t(bh) * DH;

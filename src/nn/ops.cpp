@@ -585,21 +585,27 @@ void gated_ffn_forward(T* out, T* cache_up, T* cache_h, const T* in, const T* W_
 template <class T>
 void gated_ffn_backward(T* d_in, T* d_W_up, T* d_W_down, const T* d_out, const T* cache_up, const T* cache_h,
                         const T* in, const T* W_up, const T* W_down, int N, int D, int P, Activation act) {
-  std::vector<T> d_h(size_t(N) * P, T(0)), d_up(size_t(N) * 2 * P);
-  linear_backward<T>(d_h.data(), d_W_down, nullptr, d_out, cache_h, W_down, N, P, D);
+  // Scratch kept per thread between calls: a fresh 19 MB (music config) each step cost page faults.
+  // (thread_local: the calling thread's buffers; the OpenMP workers below must use the raw pointers.)
+  thread_local std::vector<T> d_h_buf, d_up_buf;
+  d_h_buf.resize(size_t(N) * P), d_up_buf.resize(size_t(N) * 2 * P);
+  T* const d_h = d_h_buf.data();
+  T* const d_up = d_up_buf.data();
+  gemm<T>(false, false, N, P, D, T(1), d_out, D, W_down, P, T(0), d_h, P);  // d_h = d_out W_down
+  linear_backward<T>(nullptr, d_W_down, nullptr, d_out, cache_h, W_down, N, P, D);
 #pragma omp parallel for if (int64_t(N) * P > kParMin)
   for (int n = 0; n < N; ++n) {
     const T* g = cache_up + int64_t(n) * 2 * P;
     const T* u = g + P;
-    const T* dh = d_h.data() + int64_t(n) * P;
-    T* dg = d_up.data() + int64_t(n) * 2 * P;
+    const T* dh = d_h + int64_t(n) * P;
+    T* dg = d_up + int64_t(n) * 2 * P;
     T* du = dg + P;
     for (int p = 0; p < P; ++p) {
       dg[p] = dh[p] * u[p] * act_grad(act, g[p]);
       du[p] = dh[p] * act_f(act, g[p]);
     }
   }
-  linear_backward<T>(d_in, d_W_up, nullptr, d_up.data(), in, W_up, N, D, 2 * P);
+  linear_backward<T>(d_in, d_W_up, nullptr, d_up, in, W_up, N, D, 2 * P);
 }
 
 // ---------------------------------------------------------------------------------------------- residual

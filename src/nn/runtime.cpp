@@ -1,10 +1,11 @@
-// runtime.cpp: see runtime.h. Thread count, OpenBLAS threads and kernels, and the OpenMP wait-policy re-exec.
+// runtime.cpp: see runtime.h. Thread count, OpenBLAS threads and kernels, the OpenMP spin re-exec.
 // Not the GEMM splitting (nn/gemm.h) nor any kernel.
 #include "nn/runtime.h"
 
 #include <sched.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -26,9 +27,7 @@ namespace xm::nn {
 
 namespace {
 constexpr const char* kReexecMark = "XM_RUNTIME_REEXEC";
-// Bounded spin for libgomp idle threads (iterations, about 10-30 us here): short gaps between parallel regions
-// are bridged, longer waits sleep instead of burning a core that another thread or process needs.
-constexpr const char* kSpinCount = "10000";
+constexpr const char* kSpinCount = "100000";  // libgomp polls before an idle thread sleeps (default 300000)
 
 std::string env_or_empty(const char* name) {
   const char* v = std::getenv(name);
@@ -123,8 +122,9 @@ void apply_runtime_env() {
   argv.push_back(nullptr);
   setenv(kReexecMark, "1", 1);
   setenv("GOMP_SPINCOUNT", kSpinCount, 1);
+  std::fflush(nullptr);
   execv("/proc/self/exe", argv.data());
-  // exec failed: carry on with the defaults, and do not pretend otherwise.
+  // exec failed: carry on with libgomp's defaults.
   unsetenv(kReexecMark);
   unsetenv("GOMP_SPINCOUNT");
 }

@@ -1,13 +1,15 @@
 // runtime.h: the engine's thread and BLAS policy, decided in one place: one pool of OpenMP threads runs our kernels
 // AND splits large GEMMs (xm::nn::gemm), OpenBLAS always runs single-threaded inside them (never two pools that
-// oversubscribe the cores); the OpenMP wait policy; which OpenBLAS kernels (core type) are used.
+// oversubscribe the cores); which OpenBLAS kernels (core type) are used; what the OpenMP wait policy is.
 // Not the kernels themselves, and not a scheduler: callers pick a thread count once at start-up.
 //
 // Why (measured, docs/performance.md):
 // - OpenBLAS (pthread build) keeps its own thread pool; used from inside OpenMP regions it oversubscribes the cores
 //   (up to 5x slower on 2 cores). So OpenBLAS is set to 1 thread, and gemm() parallelises big products itself.
-// - libgomp reads OMP_WAIT_POLICY / GOMP_SPINCOUNT when it is loaded, before main(): a program can only change them
-//   by re-executing itself with the variables set (apply_runtime_env below does that, once, when the user set none).
+// - libgomp reads OMP_WAIT_POLICY / GOMP_SPINCOUNT when it is loaded, before main() (a setenv in main changes
+//   nothing). Its default is a bounded spin of 300k polls (measured ~10 ms of a core per idle gap here) before it
+//   sleeps; passive (no spin) made generation 2-6x slower. apply_runtime_env re-executes the program once with
+//   GOMP_SPINCOUNT=100000: as fast as the default in our measurements, ~4 ms of spin per idle gap.
 // - OpenBLAS picks its kernels when it is loaded (OPENBLAS_CORETYPE or CPU detection); a DYNAMIC_ARCH OpenBLAS can be
 //   switched afterwards through its exported gotoblas_dynamic_quit/init, which select_blas_core uses.
 #pragma once
@@ -29,10 +31,9 @@ int available_cores();
 // Safe to call more than once; call before any GEMM runs concurrently.
 std::string select_blas_core();
 
-// Re-executes the running program (/proc/self/exe with its own argv) once with a bounded GOMP_SPINCOUNT (idle
-// OpenMP threads spin about 10-30 us, then sleep) when the user set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT
-// (and XM_NO_REEXEC is unset): libgomp reads them only when it is loaded; its default spins for milliseconds.
-// Returns normally when nothing needs doing or exec fails (then the defaults stay). Call first thing in a command.
+// Re-executes the running program (/proc/self/exe with its own argv) once with GOMP_SPINCOUNT=100000 when the
+// user set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT (and XM_NO_REEXEC is unset). Returns normally when nothing
+// needs doing or exec fails (the defaults then stay). Call first thing in a command, before any thread starts.
 void apply_runtime_env();
 
 struct RuntimeInfo {

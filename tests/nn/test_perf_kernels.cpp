@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "nn/fastmath.h"
 #include "nn/gemm.h"
 #include "nn/ops.h"
 #include "nn/runtime.h"
@@ -87,4 +88,50 @@ TEST(nn, float_group_norm_matches_double) {
                                               wf.data(), N, NH, DH);
   EXPECT_LT(max_rel(yf, y), 1e-5);
   EXPECT_LT(max_rel(dxf, dx), 1e-4);
+}
+
+// The vectorisable exp of the float hot loops: within a few ulp of libm over the whole finite range, clamped (finite,
+// non-zero) outside it; the double version to ~1e-15 (the double reference path itself keeps libm, exp_hot).
+TEST(nn, exp_fast_matches_libm) {
+  double worst_f = 0, worst_d = 0;
+  for (int i = -870000; i <= 880000; ++i) {
+    const float x = float(i) * 1e-4f;
+    const double want = std::exp(double(x));
+    worst_f = std::max(worst_f, std::fabs(double(xm::nn::exp_fast(x)) - want) / want);
+    const double xd = double(i) * 8.0e-4;  // [-696, 704]
+    worst_d = std::max(worst_d, std::fabs(xm::nn::exp_fast(xd) - std::exp(xd)) / std::exp(xd));
+  }
+  EXPECT_LT(worst_f, 3e-7);
+  EXPECT_LT(worst_d, 1e-15);
+  EXPECT_GT(xm::nn::exp_fast(-1000.0f), 0.f);
+  EXPECT_TRUE(std::isfinite(xm::nn::exp_fast(1000.0f)));
+  EXPECT_NEAR(xm::nn::sigmoid_hot(0.f), 0.5f, 1e-7);
+  EXPECT_EQ(xm::nn::sigmoid_hot(-1000.f) >= 0.f, true);
+}
+
+// The gated FFN backward keeps its scratch between calls and runs its elementwise part on all threads (a size over
+// the parallel threshold): twice in a row, in float, it must match the double result.
+TEST(nn, gated_ffn_backward_threaded_scratch_matches_double) {
+  xm::nn::set_threads(2);
+  const int N = 256, D = 64, P = 128;
+  const auto x = randn(size_t(N) * D, 21), Wu = randn(size_t(2 * P) * D, 22), Wd = randn(size_t(D) * P, 23);
+  const auto dy = randn(size_t(N) * D, 24);
+  std::vector<double> out(size_t(N) * D), up(size_t(N) * 2 * P), h(size_t(N) * P), dx(size_t(N) * D, 0.0),
+      dWu(Wu.size(), 0.0), dWd(Wd.size(), 0.0);
+  xm::nn::gated_ffn_forward<double>(out.data(), up.data(), h.data(), x.data(), Wu.data(), Wd.data(), N, D, P,
+                                    xm::nn::Activation::gelu);
+  xm::nn::gated_ffn_backward<double>(dx.data(), dWu.data(), dWd.data(), dy.data(), up.data(), h.data(), x.data(),
+                                     Wu.data(), Wd.data(), N, D, P, xm::nn::Activation::gelu);
+  const auto xf = to_float(x), Wuf = to_float(Wu), Wdf = to_float(Wd), dyf = to_float(dy);
+  for (int rep = 0; rep < 2; ++rep) {
+    std::vector<float> o(size_t(N) * D), u(size_t(N) * 2 * P), hh(size_t(N) * P), dxf(size_t(N) * D, 0.f),
+        dWuf(Wu.size(), 0.f), dWdf(Wd.size(), 0.f);
+    xm::nn::gated_ffn_forward<float>(o.data(), u.data(), hh.data(), xf.data(), Wuf.data(), Wdf.data(), N, D, P,
+                                     xm::nn::Activation::gelu);
+    xm::nn::gated_ffn_backward<float>(dxf.data(), dWuf.data(), dWdf.data(), dyf.data(), u.data(), hh.data(),
+                                      xf.data(), Wuf.data(), Wdf.data(), N, D, P, xm::nn::Activation::gelu);
+    EXPECT_LT(max_rel(dxf, dx), 1e-3) << "rep " << rep;
+    EXPECT_LT(max_rel(dWuf, dWu), 1e-3) << "rep " << rep;
+    EXPECT_LT(max_rel(dWdf, dWd), 1e-3) << "rep " << rep;
+  }
 }
