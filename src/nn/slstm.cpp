@@ -16,6 +16,7 @@
 #endif
 
 #include "core/error.h"
+#include "nn/fastmath.h"
 #include "nn/gemm.h"
 
 namespace xm::nn {
@@ -93,78 +94,7 @@ inline void recurrent_matmul(T* ry, const T* ys, const T* Rh, int nb, int DH) {
 // ---- Branch-free elementary functions the compiler can vectorise (libm calls cannot be, and dominated the
 // time loop). exp and log1p are accurate to a few ulp; tanh(z) = (1 - e^{-2|z|}) / (1 + e^{-2|z|}) to a few
 // ulp in absolute terms. Checked through the cell: against the official float64 vectors (1e-12) and against
-// a libm reference over large inputs (tests/nn/test_slstm.cpp).
-template <class T>
-struct MathConst;
-template <>
-struct MathConst<float> {
-  using I = int32_t;
-  static constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  static constexpr float kMinArg = -87.0f;      // exp(-87) is still a normal float
-  static constexpr int kMantBits = 23, kBias = 127;
-};
-template <>
-struct MathConst<double> {
-  using I = int64_t;
-  static constexpr double kMagic = 6755399441055744.0;  // 1.5 * 2^52
-  static constexpr double kMinArg = -708.0;
-  static constexpr int kMantBits = 52, kBias = 1023;
-};
-
-// select(c, a, b) = c ? a : b. For float as a bit blend: GCC (with the default -ftrapping-math) turns an FP
-// ternary whose result feeds more FP work back into a branch, which stops the loop from vectorising; integer
-// masks stay branch-free. Double keeps the plain ternary (SSE2 has no 64-bit mask conversion; the double path
-// is the test path, not the fast one).
-template <class T>
-inline T sel(bool c, T a, T b) {
-  if constexpr (sizeof(T) == 4) {
-    const int32_t m = -int32_t(c);
-    return std::bit_cast<T>((std::bit_cast<int32_t>(a) & m) | (std::bit_cast<int32_t>(b) & ~m));
-  } else {
-    return c ? a : b;
-  }
-}
-
-// exp(x) for x <= 0 (every exp in the cell has a non-positive argument); arguments below kMinArg are clamped,
-// giving a tiny positive value instead of an underflow to 0.
-template <class T>
-inline T exp_nonpos(T x) {
-  using C = MathConst<T>;
-  using I = typename C::I;
-  x = sel(x < T(C::kMinArg), T(C::kMinArg), x);
-  const T t = x * T(1.4426950408889634) + C::kMagic;
-  const T k = t - C::kMagic;  // round(x / ln 2)
-  const I ki = std::bit_cast<I>(t) - std::bit_cast<I>(C::kMagic);
-  const T r = (x - k * T(0.693145751953125)) - k * T(1.4286068203094173e-06);  // |r| <= ln2 / 2
-  T p;
-  if constexpr (sizeof(T) == 4) {  // Taylor to r^7: relative error < 6e-9
-    p = T(1.0 / 5040);
-    p = p * r + T(1.0 / 720);
-    p = p * r + T(1.0 / 120);
-    p = p * r + T(1.0 / 24);
-    p = p * r + T(1.0 / 6);
-    p = p * r + T(0.5);
-    p = p * r + T(1);
-    p = p * r + T(1);
-  } else {  // Taylor to r^13: relative error < 5e-18
-    p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-  }
-  const T scale = std::bit_cast<T>(I(ki + C::kBias) << C::kMantBits);
-  return p * scale;
-}
+// a libm reference over large inputs (tests/nn/test_slstm.cpp). exp_nonpos and sel come from nn/fastmath.h.
 
 // log(1 + u) for u in [0, 1]: 2 atanh(s) with |s| <= 0.1716 after splitting off ln 2 for u > sqrt(2) - 1.
 template <class T>
