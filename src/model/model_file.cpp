@@ -17,7 +17,7 @@ namespace xm::model {
 
 namespace {
 
-const char* const kReservedMeta[] = {"format", "model_config", "tokenizer", "conditioning", "training"};
+const char* const kReservedMeta[] = {"format", "model_config", "tokenizer", "conditioning", "training", "family"};
 
 std::string shape_str(const std::vector<int64_t>& s) {
   std::string out = "(";
@@ -383,6 +383,10 @@ LoadedModel<T> load_model_bytes(std::vector<uint8_t> bytes, const std::string& w
     throw Error(what + ": __metadata__ \"format\" is \"" + fmt->second + "\", not \"" + kModelFormat +
                 "\": not an xlstm-music model file");
   }
+  auto fam = md.find("family");
+  if (fam != md.end() && fam->second != "xlstm")
+    throw Error(what + ": a model of family \"" + fam->second +
+                "\", not an xLSTM language model (read it with model::load_seq_model)");
   auto mc = md.find("model_config");
   if (mc == md.end())
     throw Error(what +

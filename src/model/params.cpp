@@ -6,6 +6,15 @@
 
 namespace xm::model {
 
+ParamTable::ParamTable(std::vector<ParamEntry> entries) : entries_(std::move(entries)) {
+  for (ParamEntry& e : entries_) {
+    e.numel = 1;
+    for (int64_t s : e.shape) e.numel *= s;
+    e.offset = total_;
+    total_ += e.numel;
+  }
+}
+
 ParamTable::ParamTable(const XlstmConfig& cfg) {
   const int64_t D = cfg.embedding_dim, V = cfg.vocab_size;
   auto add = [&](const std::string& name, std::vector<int64_t> shape) {

@@ -21,6 +21,10 @@ struct ParamEntry {
 class ParamTable {
  public:
   explicit ParamTable(const XlstmConfig& cfg);  // cfg must be validated
+  // Any other family's table: names, shapes and decay flags as given (in buffer order); offsets and numel
+  // are computed here.
+  explicit ParamTable(std::vector<ParamEntry> entries);
+  ParamTable() = default;
   const std::vector<ParamEntry>& entries() const { return entries_; }
   int64_t total() const { return total_; }
   // The entry of a state_dict name; with tie_weights "lm_head.weight" resolves to "token_embedding.weight".
