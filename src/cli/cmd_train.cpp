@@ -1,6 +1,6 @@
-// cmd_train.cpp: `xlstm-music train`: flags -> train::TrainOptions (presets, a config file, or the settings of the
-// checkpoint being resumed), the thread policy, a progress bar on a terminal, and the summary. Thin: the loop,
-// logs, checkpoints and the divergence guard are in train/trainer.h.
+// cmd_train.cpp: `xlstm-music train`: flags -> train::TrainOptions (presets of any model family, a config file,
+// or the settings of the checkpoint being resumed), the thread policy, a progress bar on a terminal, and the
+// summary. Thin: the loop, logs, checkpoints and the divergence guard are in train/trainer.h.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -21,10 +21,11 @@ using xm::UsageError;
 namespace fs = std::filesystem;
 
 const char* kUsage =
-    "usage: xlstm-music train --data CORPUS_DIR (--preset NAME | --model-config CONFIG.json)\n"
+    "usage: xlstm-music train --data CORPUS_DIR (--preset NAME [--family F] | --model-config CONFIG.json)\n"
     "                         --out MODEL.safetensors [flags]\n"
     "\n"
-    "Trains an xLSTM language model on a corpus prepared by `xlstm-music data prepare`: random windows of\n"
+    "Trains a model (xLSTM by default; also the note-tuple model and the LSTM and Transformer baselines) on a\n"
+    "corpus prepared by `xlstm-music data prepare`: random windows of\n"
     "the training split, each starting with its piece's control tokens (genre, mood, key, tempo), AdamW with\n"
     "linear warm-up and cosine decay, gradient clipping and accumulation, validation passes (mean NLL per\n"
     "token, also per genre). Beside the model it writes MODEL.log.jsonl (one line per step), MODEL.loss.svg\n"
@@ -35,12 +36,16 @@ const char* kUsage =
     "flags:\n"
     "  --data DIR              the prepared corpus (its tokenizer fixes the vocabulary size)\n"
     "  --preset NAME           tiny (tests, seconds), small (CPU), base (GPU)\n"
-    "  --model-config FILE     an official xLSTMLMModelConfig as JSON (vocab_size comes from the corpus)\n"
+    "  --family F              with --preset: xlstm (default), tuple (needs a --tokenizer tuples corpus), lstm,\n"
+    "                          transformer: that family's model of a size comparable with the preset's\n"
+    "  --model-config FILE     a model config as JSON: {\"family\": F, ...}, or without \"family\" an official\n"
+    "                          xLSTMLMModelConfig (vocab_size, and a tuple model's fields, come from the corpus)\n"
     "  --out FILE              the model file to write (MODEL.safetensors)\n"
     "  --steps N               optimizer steps in all (default: the preset's)\n"
     "  --epochs E              instead of --steps: E passes over the training tokens\n"
     "  --batch B               windows per micro-batch (default: the preset's)\n"
-    "  --seq S                 tokens per window (default: the preset's, or the config's context_length)\n"
+    "  --seq S                 steps per window: tokens, or note tuples for --family tuple (default: the\n"
+    "                          preset's, or the config's context_length)\n"
     "  --accum K               micro-batches per step (gradient accumulation, default 1)\n"
     "  --lr LR                 peak learning rate (default: the preset's)\n"
     "  --min-lr-factor F       cosine decay ends at LR * F (default 0.1)\n"
@@ -98,7 +103,7 @@ std::vector<int64_t> injected_nan_steps() {
 
 int run_train(const std::vector<std::string>& argv) {
   xm::cli::Args a(argv,
-                  {"--data", "--preset", "--model-config", "--out", "--steps", "--epochs", "--batch", "--seq",
+                  {"--data", "--preset", "--family", "--model-config", "--out", "--steps", "--epochs", "--batch", "--seq",
                    "--accum", "--lr", "--min-lr-factor", "--warmup", "--weight-decay", "--clip", "--eval-every",
                    "--eval-windows", "--checkpoint-every", "--stop-at", "--max-bad-steps", "--seed", "--threads"},
                   {"--resume", "--json", "--quiet"});
@@ -139,24 +144,44 @@ int run_train(const std::vector<std::string>& argv) {
   const xm::train::TrainPaths paths = xm::train::train_paths(o.out);
   xm::json run;
   if (o.resume && fs::exists(paths.checkpoint)) run = xm::train::read_checkpoint_run(paths.checkpoint);
+  if (a.has("--family") && a.has("--model-config")) {
+    // allowed when they agree; checked below
+  } else if (a.has("--family") && !a.has("--preset") && !run.is_object()) {
+    throw UsageError("flag --family goes with --preset (a --model-config file names its own \"family\")");
+  }
+  const std::string run_family =
+      run.is_object() && run["config"].is_object() ? run["config"].value("family", std::string("xlstm")) : "xlstm";
   xm::train::Preset p;
+  xm::json model_config;
   if (a.has("--preset")) {
     p = xm::train::preset(a.require("--preset"));
+    model_config = xm::train::preset_model_config(p, a.get_or("--family", run_family));
   } else if (a.has("--model-config")) {
     const std::string f = a.require("--model-config");
     const xm::json j = xm::parse_json(xm::read_file_text(f), f);
-    p = xm::train::custom_preset(xm::model::config_from_json(j.contains("model_config") ? j["model_config"] : j, f));
+    model_config = j.contains("model_config") ? j["model_config"] : j;
+    if (!model_config.is_object()) throw xm::Error(f + ": not a JSON object (a model config)");
+    const std::string fam = model_config.value("family", std::string("xlstm"));
+    if (a.has("--family") && a.require("--family") != fam)
+      throw UsageError("flag --family " + a.require("--family") + " disagrees with the \"family\" (" + fam + ") of " + f);
+    if (fam == "xlstm") {
+      xm::json c = model_config;
+      c.erase("family");
+      p = xm::train::custom_preset(xm::model::config_from_json(c, f));
+    } else {
+      p = xm::train::custom_preset(model_config);
+    }
   } else if (run.is_object()) {
-    const std::string what = paths.checkpoint.string() + ": run.config";
     const std::string name = run.value("preset", "");
-    p = name.empty() ? xm::train::custom_preset(xm::model::config_from_json(run["config"], what))
-                     : xm::train::preset(name);
+    if (a.has("--family") && a.require("--family") != run_family)
+      throw UsageError("flag --family " + a.require("--family") + " disagrees with the family (" + run_family +
+                       ") of the run in " + paths.checkpoint.string());
+    model_config = run["config"];
+    p = name.empty() ? xm::train::custom_preset(model_config) : xm::train::preset(name);
   } else {
     throw UsageError("give --preset NAME (tiny, small, base) or --model-config FILE (see --help)");
   }
   if (run.is_object()) {  // the checkpoint's settings replace the preset's defaults
-    if (!a.has("--preset") && !a.has("--model-config"))
-      p.config = xm::model::config_from_json(run["config"], paths.checkpoint.string() + ": run.config");
     p.batch = run.value("batch", p.batch), p.seq = run.value("seq", p.seq), p.lr = run.value("lr", p.lr);
     p.warmup = run.value("warmup", p.warmup), p.steps = run.value("steps", p.steps);
     p.eval_every = run.value("eval_every", p.eval_every);
@@ -168,7 +193,7 @@ int run_train(const std::vector<std::string>& argv) {
     return fallback;
   };
   o.preset = p.name;
-  o.config = p.config;
+  o.model_config = model_config;
   o.steps = a.has("--epochs") ? 0 : pick("--steps", steps, int64_t(p.steps));
   o.epochs = epochs;
   o.batch = pick("--batch", batch, p.batch);
@@ -228,6 +253,7 @@ int run_train(const std::vector<std::string>& argv) {
   return 0;
 }
 
-xm::cli::Registrar reg({"train", "train an xLSTM model on a prepared corpus", kUsage, run_train});
+xm::cli::Registrar reg({"train", "train a model (xLSTM, note tuples, LSTM, Transformer) on a prepared corpus", kUsage,
+                        run_train});
 
 }  // namespace

@@ -10,7 +10,10 @@
 #include "core/io.h"
 #include "core/safetensors.h"
 #include "model/config.h"
+#include "model/lstm_model.h"
 #include "model/state.h"
+#include "model/transformer_model.h"
+#include "model/tuple_model.h"
 #include "model/xlstm_lm.h"
 
 namespace xm::model {
@@ -33,6 +36,7 @@ struct XlstmState final : SeqState {
     const auto* s = dynamic_cast<const XlstmState*>(&src);
     if (!s) throw Error("copy_row: the source state belongs to another model family");
     st.copy_row(dst, s->st, src_row);
+    n = s->n;  // rows advance together: the copied row's history is the whole state's
     std::copy(s->logits.begin() + size_t(src_row) * V, s->logits.begin() + size_t(src_row + 1) * V,
               logits.begin() + size_t(dst) * V);
   }
@@ -155,12 +159,15 @@ std::unique_ptr<SeqModel> make_seq_model(const json& cfg, const std::string& wha
     family = it->get<std::string>();
   }
   // [families] one line per family: if (family == "NAME") return make_NAME_model(cfg, what);
+  if (family == "lstm") return make_lstm_model(cfg, what);
+  if (family == "transformer") return make_transformer_model(cfg, what);
+  if (family == "tuple") return make_tuple_model(cfg, what);
   if (family == "xlstm") {
     json c = cfg;
     c.erase("family");
     return wrap_xlstm(std::make_unique<XlstmLM<float>>(config_from_json(c, what)));
   }
-  throw Error(what + ": unknown model family \"" + family + "\" (known: xlstm)");
+  throw Error(what + ": unknown model family \"" + family + "\" (known: xlstm, tuple, lstm, transformer)");
 }
 
 void save_seq_model(const std::filesystem::path& path, const SeqModel& m, const ModelMeta& meta,

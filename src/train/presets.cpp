@@ -63,6 +63,53 @@ Preset custom_preset(const model::XlstmConfig& cfg) {
   return p;
 }
 
+Preset custom_preset(const json& cfg) {
+  const std::string family = cfg.is_object() ? cfg.value("family", std::string("xlstm")) : std::string("xlstm");
+  if (family == "xlstm") {
+    json c = cfg;
+    if (c.is_object()) c.erase("family");
+    return custom_preset(model::config_from_json(c));
+  }
+  Preset p;
+  p.name = "";
+  p.summary = "from --model-config";
+  const int ctx = cfg.value("context_length", -1);
+  if (ctx > 1) p.seq = ctx;
+  return p;
+}
+
+std::vector<std::string> family_names() { return {"xlstm", "tuple", "lstm", "transformer"}; }
+
+json preset_model_config(const Preset& p, const std::string& family) {
+  const model::XlstmConfig& c = p.config;
+  const int D = c.embedding_dim;
+  json xl = json::parse(model::config_to_json(c).dump());
+  // Sizes of the baselines by preset (D = the xLSTM's width), chosen so that the parameters outside the
+  // embedding and head come near the xLSTM preset's (docs/training.md lists the counts).
+  struct Base {
+    int lstm_hidden, lstm_layers, tf_layers, tf_heads, tf_ffn;
+  };
+  const Base b = p.name == "tiny"    ? Base{64, 2, 2, 2, 128}
+                 : p.name == "small" ? Base{256, 3, 2, 4, 1024}
+                 : p.name == "base"  ? Base{768, 4, 6, 8, 2048}
+                                     : Base{D, 2, 2, 4, 4 * D};
+  if (family == "xlstm") return xl;
+  if (family == "tuple")
+    return {{"family", "tuple"},         {"vocab_size", c.vocab_size},          {"context_length", c.context_length},
+            {"fields", json::array()},   {"field_embedding_dim", std::max(1, D / 4)}, {"backbone", xl}};
+  if (family == "lstm")
+    return {{"family", "lstm"},        {"vocab_size", c.vocab_size}, {"context_length", c.context_length},
+            {"embedding_dim", D},      {"hidden_dim", b.lstm_hidden}, {"num_layers", b.lstm_layers},
+            {"tie_weights", false}};
+  if (family == "transformer")
+    return {{"family", "transformer"}, {"vocab_size", c.vocab_size}, {"context_length", c.context_length},
+            {"embedding_dim", D},      {"num_layers", b.tf_layers},  {"num_heads", b.tf_heads},
+            {"ffn_dim", b.tf_ffn},     {"positions", "rotary"}};
+  std::string known;
+  for (const auto& n : family_names()) known += (known.empty() ? "" : ", ") + n;
+  throw UsageError("flag --family: unknown model family '" + family + "' (known: " + known + ")");
+}
+
 int set_thread_policy(int threads) {
   nn::set_threads(threads);  // the engine's one policy (nn/runtime.h): OpenMP n threads, OpenBLAS 1
   nn::select_blas_core();

@@ -16,6 +16,7 @@
 #include "core/io.h"
 #include "model/model_file.h"
 #include "model/optim.h"
+#include "model/tuple_model.h"
 #include "train/log_plot.h"
 
 namespace fs = std::filesystem;
@@ -58,9 +59,9 @@ RunState state_from_json(const json& j, const std::string& what) {
   return s;
 }
 
-json run_spec(const TrainOptions& o) {
+json run_spec(const TrainOptions& o, const json& config) {
   return {{"preset", o.preset},
-          {"config", json::parse(model::config_to_json(o.config).dump())},
+          {"config", config},
           {"batch", o.batch},
           {"seq", o.seq},
           {"accum", o.accum},
@@ -172,7 +173,7 @@ TrainPaths train_paths(const fs::path& model_file) {
 }
 
 json read_checkpoint_run(const fs::path& checkpoint) {
-  auto lm = model::load_model<float>(checkpoint);
+  auto lm = model::load_seq_model(checkpoint);
   auto it = lm.meta.other.find("checkpoint");
   if (it == lm.meta.other.end())
     throw Error(checkpoint.string() + ": a model file without a \"checkpoint\" entry in its __metadata__: not a "
@@ -184,31 +185,26 @@ json read_checkpoint_run(const fs::path& checkpoint) {
   return json_get<json>(ck, "run", checkpoint.string() + ": checkpoint");
 }
 
-EvalResult evaluate(const model::XlstmLM<float>& m, model::LmCache<float>& cache, const WindowLoader& loader,
-                    const std::vector<WindowRef>& windows, int B) {
+EvalResult evaluate(model::SeqModel& m, const WindowLoader& loader, const std::vector<WindowRef>& windows, int B) {
   EvalResult r;
-  const int S = loader.seq(), V = m.config().vocab_size;
-  std::vector<int32_t> ids(size_t(B) * S), targets(size_t(B) * S);
+  const int n = loader.row();
+  std::vector<int32_t> ids(size_t(B) * n), targets(size_t(B) * n);
+  std::vector<float> nll(size_t(B) * n);
   std::map<std::string, double> sum;
   double total = 0;
   for (size_t w0 = 0; w0 < windows.size(); w0 += size_t(B)) {
     const int nb = int(std::min<size_t>(size_t(B), windows.size() - w0));
-    for (int b = 0; b < nb; ++b) loader.fill(windows[w0 + size_t(b)], &ids[size_t(b) * S], &targets[size_t(b) * S]);
-    m.forward(cache, ids.data(), nullptr, nb, S);
+    for (int b = 0; b < nb; ++b) loader.fill(windows[w0 + size_t(b)], &ids[size_t(b) * n], &targets[size_t(b) * n]);
+    m.forward(ids.data(), targets.data(), nb, n);
+    m.target_nll(nll.data());
     for (int b = 0; b < nb; ++b) {
       const std::string& g0 = loader.sequences()[windows[w0 + size_t(b)].sequence].genre;
       const std::string g = g0.empty() ? "(none)" : g0;
-      for (int t = 0; t < S; ++t) {
-        const int32_t tgt = targets[size_t(b) * S + t];
-        if (tgt == model::kIgnoreIndex) continue;
-        const float* row = cache.logits.data() + (size_t(b) * S + size_t(t)) * size_t(V);
-        double mx = row[0];
-        for (int v = 1; v < V; ++v) mx = std::max(mx, double(row[v]));
-        double se = 0;
-        for (int v = 0; v < V; ++v) se += std::exp(double(row[v]) - mx);
-        const double nll = mx + std::log(se) - double(row[tgt]);
-        total += nll;
-        sum[g] += nll;
+      for (int t = 0; t < n; ++t) {
+        if (targets[size_t(b) * n + t] == model::kIgnoreIndex) continue;
+        const double x = double(nll[size_t(b) * n + t]);
+        total += x;
+        sum[g] += x;
         ++r.tokens;
         ++r.per_genre_tokens[g];
       }
@@ -217,6 +213,57 @@ EvalResult evaluate(const model::XlstmLM<float>& m, model::LmCache<float>& cache
   r.loss = r.tokens ? total / double(r.tokens) : 0.0;
   for (const auto& [g, s] : sum) r.per_genre[g] = s / double(r.per_genre_tokens[g]);
   return r;
+}
+
+json resolve_model_config(const json& model_config, const data::Corpus& corpus, int seq, bool from_preset,
+                          const std::function<void(const std::string&)>& note) {
+  json cfg = model_config.is_object() ? model_config : json::object();
+  std::string family = "xlstm";
+  if (cfg.contains("family")) {
+    if (!cfg["family"].is_string()) throw Error("model config: field \"family\" is not a string");
+    family = cfg["family"].get<std::string>();
+  }
+  const int F = corpus.fields_per_step();
+  const bool tuple = family == "tuple";
+  if (tuple && F <= 1)
+    throw Error("corpus " + corpus.dir().string() + " uses the '" + corpus.tokenizer_name() +
+                "' tokenizer, a flat token stream; the tuple model trains on note tuples (hint: prepare the corpus "
+                "with --tokenizer tuples, or train another --family)");
+  if (!tuple && F != 1)
+    throw Error("corpus " + corpus.dir().string() + " uses the '" + corpus.tokenizer_name() + "' tokenizer with " +
+                std::to_string(F) + " fields per step; the " + family +
+                " model trains on flat token streams (hint: train it with --family tuple, or prepare the corpus with "
+                "--tokenizer remi, performance or jsb)");
+  const int V = corpus.vocab_size();
+  const int old_v = cfg.value("vocab_size", -1);
+  if (!from_preset && old_v > 0 && old_v != V)
+    note("the config's vocab_size " + std::to_string(old_v) + " is replaced by the corpus's " + std::to_string(V));
+  if (family == "xlstm") {
+    json c = cfg;
+    c.erase("family");
+    c["vocab_size"] = V;
+    model::XlstmConfig x = model::config_from_json(c, "model config");
+    x.vocab_size = V;
+    x.context_length = seq;
+    if (x.slstm) x.slstm->backend = "vanilla";  // our buffers hold the vanilla layout
+    x.validate();
+    return json::parse(model::config_to_json(x).dump());
+  }
+  cfg["vocab_size"] = V;
+  cfg["context_length"] = seq;
+  if (tuple) {
+    json fields = json::array();
+    for (const auto& f : model::tuple_fields_from_vocab(corpus.vocab(), (corpus.dir() / "vocab.json").string()))
+      fields.push_back({{"name", f.name}, {"start", f.start}, {"count", f.count}});
+    if (!from_preset && cfg.contains("fields") && !cfg["fields"].empty() && cfg["fields"] != fields)
+      note("the config's fields are replaced by those of the corpus's tokenizer");
+    cfg["fields"] = fields;
+    if (cfg.contains("backbone") && cfg["backbone"].is_object()) {
+      cfg["backbone"]["vocab_size"] = V;
+      cfg["backbone"]["context_length"] = seq;
+    }
+  }
+  return model::make_seq_model(cfg, "model config")->config_json();  // validated and normalised
 }
 
 TrainResult train(const TrainOptions& opts) {
@@ -234,29 +281,25 @@ TrainResult train(const TrainOptions& opts) {
   // The corpus, its windows and the model config it fixes.
   data::Corpus corpus = data::Corpus::open(o.data_dir);
   auto tok = corpus.make_tokenizer();
+  const json config = resolve_model_config(o.model_config, corpus, o.seq, !o.preset.empty(), note);
   WindowLoader train_loader(corpus, data::Split::Train, *tok, o.seq);
   if (train_loader.empty())
     throw Error("corpus " + o.data_dir.string() + ": the training split has no tokens (hint: prepare it with more "
                 "files or a smaller --split valid=...,test=...)");
   WindowLoader valid_loader(corpus, data::Split::Valid, *tok, o.seq, /*originals_only=*/true);
   const std::vector<WindowRef> valid_windows = valid_loader.fixed_windows(size_t(std::max<int64_t>(0, o.eval_windows)));
-  if (o.preset.empty() && o.config.vocab_size > 0 && o.config.vocab_size != corpus.vocab_size())
-    note("the config's vocab_size " + std::to_string(o.config.vocab_size) + " is replaced by the corpus's " +
-         std::to_string(corpus.vocab_size()));
-  o.config.vocab_size = corpus.vocab_size();
-  o.config.context_length = o.seq;
-  if (o.config.slstm) o.config.slstm->backend = "vanilla";  // our buffers hold the vanilla layout
-  o.config.validate();
-  const int64_t window_tokens = int64_t(o.batch) * o.seq * o.accum;
+  const int64_t window_steps = int64_t(o.batch) * o.seq * o.accum;
+  const int64_t window_tokens = window_steps * train_loader.fields();  // input ids of one step of training
   if (o.steps <= 0) {
     if (!(o.epochs > 0)) throw Error("training: give a number of steps (--steps) or epochs (--epochs)");
-    o.steps = std::max<int64_t>(1, int64_t(std::ceil(o.epochs * double(train_loader.body_tokens()) / double(window_tokens))));
+    o.steps = std::max<int64_t>(1, int64_t(std::ceil(o.epochs * double(train_loader.body_steps()) / double(window_steps))));
   }
   const int64_t total = o.steps;
-  const json spec = run_spec(o);
+  const json spec = run_spec(o, config);
   const json fingerprint = corpus_fingerprint(corpus);
 
-  model::XlstmLM<float> model(o.config);
+  std::unique_ptr<model::SeqModel> model_ptr = model::make_seq_model(config, "model config");
+  model::SeqModel& model = *model_ptr;
   model::AdamWConfig ac;
   ac.weight_decay = o.weight_decay;
   model::AdamW<float> opt(model.table(), ac);
@@ -270,7 +313,7 @@ TrainResult train(const TrainOptions& opts) {
 
   if (o.resume && fs::exists(paths.checkpoint)) {
     const std::string what = paths.checkpoint.string();
-    auto lm = model::load_model<float>(paths.checkpoint);
+    auto lm = model::load_seq_model(paths.checkpoint);
     auto it = lm.meta.other.find("checkpoint");
     if (it == lm.meta.other.end()) throw Error(what + ": not a training checkpoint (no \"checkpoint\" metadata)");
     const json ck = parse_json(it->second, what + ": __metadata__ field \"checkpoint\"");
@@ -288,6 +331,10 @@ TrainResult train(const TrainOptions& opts) {
       throw Error(what + ": written for another corpus (" + ck["corpus"].dump() + "), but " + o.data_dir.string() +
                   " holds " + fingerprint.dump() + " (hint: resume on the same prepared corpus)");
     st = state_from_json(json_get<json>(ck, "state", what + ": checkpoint"), what + ": checkpoint state");
+    if (lm.model->family() != model.family() || lm.model->num_params() != N)
+      throw Error(what + ": holds a " + lm.model->family() + " model of " + std::to_string(lm.model->num_params()) +
+                  " parameters, but this run trains a " + model.family() + " model of " + std::to_string(N) +
+                  " (hint: resume with the same settings, or train afresh without --resume)");
     model.params() = lm.model->params();
     for (const auto& [name, dst] : {std::pair{kAdamM, &opt.m()}, std::pair{kAdamV, &opt.v()}}) {
       auto x = std::find_if(lm.extras.begin(), lm.extras.end(), [&](const auto& e) { return e.name == name; });
@@ -332,9 +379,8 @@ TrainResult train(const TrainOptions& opts) {
   const std::string title = "xlstm-music train: " + paths.model.filename().string();
   auto write_plot = [&] { write_file_atomic(paths.plot, loss_svg(curves, title)); };
 
-  model::LmCache<float> cache, eval_cache;
   auto run_eval = [&](json& line) {
-    EvalResult e = evaluate(model, eval_cache, valid_loader, valid_windows, o.batch);
+    EvalResult e = evaluate(model, valid_loader, valid_windows, o.batch);
     line["valid_loss"] = e.loss;
     line["valid_tokens"] = e.tokens;
     line["valid_loss_per_genre"] = e.per_genre;
@@ -351,6 +397,7 @@ TrainResult train(const TrainOptions& opts) {
     r["data"] = spec["data"];
     r["corpus"] = fingerprint;
     r["preset"] = o.preset;
+    r["family"] = model.family();
     r["params"] = N;
     r["steps"] = st.step;
     r["steps_planned"] = total;
@@ -402,8 +449,8 @@ TrainResult train(const TrainOptions& opts) {
       std::memcpy(x.bytes.data(), src->data(), x.bytes.size());
       so.extras.push_back(std::move(x));
     }
-    model::save_model(paths.checkpoint, model, cm, so);
-    model::save_model(paths.model, model, meta());
+    model::save_seq_model(paths.checkpoint, model, cm, so);
+    model::save_seq_model(paths.model, model, meta());
     write_plot();
   };
 
@@ -438,7 +485,7 @@ TrainResult train(const TrainOptions& opts) {
   sched.decay_until_steps = total;
   sched.min_lr_factor = o.min_lr_factor;
   const std::set<int64_t> inject(o.inject_nan_steps.begin(), o.inject_nan_steps.end());
-  const size_t per_micro = size_t(o.batch) * size_t(o.seq);
+  const size_t per_micro = size_t(o.batch) * size_t(train_loader.row());
   std::vector<int32_t> ids(per_micro * size_t(o.accum)), targets(per_micro * size_t(o.accum));
   const auto loop_start = Clock::now();
   const double wall_base = st.wall_s;
@@ -459,8 +506,8 @@ TrainResult train(const TrainOptions& opts) {
     for (int k = 0; k < o.accum && counted > 0; ++k) {
       if (counts[size_t(k)] == 0) continue;
       const double w = double(counts[size_t(k)]) / double(counted);
-      loss += w * model.forward(cache, &ids[k * per_micro], &targets[k * per_micro], o.batch, o.seq);
-      model.backward(cache, w);
+      loss += w * model.forward(&ids[k * per_micro], &targets[k * per_micro], o.batch, train_loader.row());
+      model.backward(w);
     }
     if (inject.count(step)) model.grads()[0] = std::numeric_limits<float>::quiet_NaN();
     const double norm = grad_norm_fixed(model.grads().data(), N);

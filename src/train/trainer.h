@@ -1,8 +1,8 @@
-// trainer.h: the training loop of `xlstm-music train`: an xLSTM LM (float) on random windows of a prepared
-// corpus with AdamW, warm-up + cosine schedule, clipping and gradient accumulation; validation passes (mean NLL
-// per token, also per genre); a JSONL log and an SVG loss plot next to the model; atomic checkpoints with the
-// optimiser state from which --resume continues exactly; a divergence guard. Not the command line (cli/) nor
-// the math of a step (model/).
+// trainer.h: the training loop of `xlstm-music train`: a model of any family behind model::SeqModel (xLSTM LM,
+// note tuples, LSTM, Transformer; float) on random windows of a prepared corpus with AdamW, warm-up + cosine
+// schedule, clipping and gradient accumulation; validation passes (mean NLL per target, also per genre); a JSONL
+// log and an SVG loss plot next to the model; atomic checkpoints with the optimiser state from which --resume
+// continues exactly; a divergence guard. Not the command line (cli/) nor the math of a step (model/).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -13,7 +13,7 @@
 
 #include "core/json.h"
 #include "model/config.h"
-#include "model/xlstm_lm.h"
+#include "model/seq_model.h"
 #include "train/loader.h"
 
 namespace xm::train {
@@ -42,10 +42,12 @@ struct TrainOptions {
   std::filesystem::path data_dir;
   std::filesystem::path out;   // MODEL.safetensors
   std::string preset;          // recorded; "" when the config came from a file
-  model::XlstmConfig config;   // vocab_size (from the corpus) and context_length (= seq) are set by train()
+  // The model config of any family ({"family": ..., ...}; without "family" the official xLSTM schema). train()
+  // sets vocab_size (from the corpus), context_length (= seq) and, for "tuple", the fields of the corpus's vocab.
+  json model_config;
   int64_t steps = 0;           // optimiser steps in all; 0: from epochs
   double epochs = 0;           // passes over the training tokens (prefixes not counted), when steps == 0
-  int batch = 16, seq = 256, accum = 1;
+  int batch = 16, seq = 256, accum = 1;  // seq in steps (note tuples: F ids each)
   double lr = 1e-3, weight_decay = 0.1, clip = 1.0, min_lr_factor = 0.1;
   int64_t warmup = 100;
   int64_t eval_every = 200;        // 0: only at the end
@@ -81,14 +83,20 @@ json read_checkpoint_run(const std::filesystem::path& checkpoint);
 // a checkpoint from another run, a run stopped by the divergence guard (the last good checkpoint is kept).
 TrainResult train(const TrainOptions& o);
 
-// Mean negative log-likelihood per counted token of fixed windows, over all and per genre ("" -> "(none)").
+// Mean negative log-likelihood per counted target (a token; for note tuples one field of a step) of fixed
+// windows, over all and per genre ("" -> "(none)").
 struct EvalResult {
   double loss = 0;
   int64_t tokens = 0;
   std::map<std::string, double> per_genre;
   std::map<std::string, int64_t> per_genre_tokens;
 };
-EvalResult evaluate(const model::XlstmLM<float>& m, model::LmCache<float>& cache, const WindowLoader& loader,
-                    const std::vector<WindowRef>& windows, int B);
+EvalResult evaluate(model::SeqModel& m, const WindowLoader& loader, const std::vector<WindowRef>& windows, int B);
+
+// The config of o.model_config completed for a corpus (vocab_size, context_length = seq, tuple fields) and
+// normalised as the run records it (the xLSTM official schema without "family"; other families with it).
+// note() hears about replaced values. Throws xm::Error when the family does not fit the corpus.
+json resolve_model_config(const json& model_config, const data::Corpus& corpus, int seq, bool from_preset,
+                          const std::function<void(const std::string&)>& note);
 
 }  // namespace xm::train

@@ -15,8 +15,10 @@
 namespace xmtest {
 
 // Prepares DIR/corpus (valid split about a quarter, no test split) and returns its path; fails the calling
-// test (ASSERT in a void helper) when prepare fails or leaves no validation piece.
-inline void make_train_corpus(const std::filesystem::path& dir, std::filesystem::path* out) {
+// test (ASSERT in a void helper) when prepare fails or leaves no validation piece. tokenizer: "" = the default
+// (remi), or a name for --tokenizer.
+inline void make_train_corpus(const std::filesystem::path& dir, std::filesystem::path* out,
+                              const std::string& tokenizer = "") {
   namespace fs = std::filesystem;
   const fs::path folk = dir / "folk", rock = dir / "rock";
   fs::create_directories(folk);
@@ -36,7 +38,8 @@ inline void make_train_corpus(const std::filesystem::path& dir, std::filesystem:
     write_piece(rock / ("song" + std::to_string(i) + ".mid"), make_piece(uint32_t(7 + i), 200, 48));
   const fs::path corpus = dir / "corpus";
   RunResult r = run_cli("data prepare --input '" + folk.string() + ":folk' --input '" + rock.string() +
-                        ":rock' --out '" + corpus.string() + "' --split valid=0.3,test=0 --quiet --jobs 1");
+                        ":rock' --out '" + corpus.string() + "' --split valid=0.3,test=0 --quiet --jobs 1" +
+                        (tokenizer.empty() ? std::string() : " --tokenizer " + tokenizer));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   xm::data::Corpus c = xm::data::Corpus::open(corpus);
   ASSERT_GT(c.pieces(xm::data::Split::Valid).size(), 0u) << "the test corpus has no validation piece";
