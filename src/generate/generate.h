@@ -28,7 +28,8 @@ struct GenerateOptions {
                             // tonic from key (C when no key); pitches outside it are masked
   int pitch_min = 0, pitch_max = 127;  // pitches outside are masked (drums exempt)
   double tempo_bpm = 0;     // 0 = the seed's tempo, else the model's choice; written into the output file
-  // ---- stopping (any that is set; at least one must be, else max_tokens defaults to 1024) ----
+  // ---- stopping (any that is set fires; without bars, seconds and max_tokens, max_tokens is 1024; with
+  // bars or seconds but no max_tokens, a safety cap of kSafetyCap steps per row applies) ----
   int bars = 0;             // new bars after the seed
   double seconds = 0;       // new seconds of music after the seed
   int max_tokens = 0;       // new tokens (steps for note tuples)
@@ -51,6 +52,8 @@ struct Piece {
   int64_t generated_tokens = 0;   // ids sampled
   int64_t continuation_tick = 0;  // ticks before this belong to the seed (in score's ticks)
   int invalid_tokens = 0;         // sampled ids the decoder had to skip (aim: 0)
+  int fallbacks = 0;              // steps where the masks left no id with a finite logit (EOS or the grammar's
+                                  // first allowed id was taken instead; aim: 0)
   std::string stop_reason;        // "bars", "seconds", "max_tokens", "eos", "stop_prob", "context"
   double music_seconds = 0;       // seconds of generated music (after the seed)
 };
@@ -63,6 +66,8 @@ struct GenerateResult {
   double music_seconds_per_s = 0; // generated seconds of music of all rows / wall_seconds
 };
 
+inline constexpr int64_t kSafetyCap = 65536;
+
 struct Cancelled : std::runtime_error {
   Cancelled() : std::runtime_error("generation cancelled") {}
 };
@@ -74,6 +79,9 @@ class Generator {
   // Loads a model file of any family; throws xm::Error naming the file when it cannot be used for generation
   // (no tokenizer in its metadata, ...).
   explicit Generator(const std::filesystem::path& model_file);
+  // A model already in memory (tests, the server); name stands in for the file in messages.
+  Generator(std::unique_ptr<model::SeqModel> model, model::ModelMeta meta,
+            const std::filesystem::path& name = "model");
   ~Generator();
 
   const std::filesystem::path& path() const { return path_; }
@@ -90,6 +98,7 @@ class Generator {
   GenerateResult generate(const midi::Score* seed, const GenerateOptions& opt) const;
 
  private:
+  void init(std::unique_ptr<model::SeqModel> model, model::ModelMeta meta);
   std::filesystem::path path_;
   std::unique_ptr<model::SeqModel> model_;
   std::unique_ptr<tokens::Tokenizer> tok_;
