@@ -1,0 +1,237 @@
+// report.cpp: see report.h. Markdown text and SVG drawn by hand (axes, "nice" ticks, polylines, bars).
+// Not the numbers (compare.cpp).
+#include "eval/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/io.h"
+
+namespace xm::eval {
+namespace fs = std::filesystem;
+
+namespace {
+std::string xml_escape(const std::string& s) {
+  std::string o;
+  for (char ch : s) {
+    switch (ch) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      default: o += ch;
+    }
+  }
+  return o;
+}
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+// About n "nice" ticks (1, 2, 5 x 10^k) covering [lo, hi].
+std::vector<double> nice_ticks(double lo, double hi, int n) {
+  std::vector<double> t;
+  if (!(hi > lo)) return {lo};
+  const double raw = (hi - lo) / n, mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (raw <= m * mag) {
+      step = m * mag;
+      break;
+    }
+  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+    t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
+  return t;
+}
+
+std::string tick_label(double v) {
+  if (v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-2)) return fmt("%.0e", v);
+  std::string s = fmt("%.3f", v);
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+// The frame of a plot: background, title, grid with tick labels, axis names. X/Y map data to pixels.
+struct Frame {
+  double W = 640, H = 300, L = 64, R = 16, T = 34, B = 46;
+  double xlo = 0, xhi = 1, ylo = 0, yhi = 1;
+  double pw() const { return W - L - R; }
+  double ph() const { return H - T - B; }
+  double X(double x) const { return L + pw() * (x - xlo) / (xhi - xlo); }
+  double Y(double y) const { return T + ph() * (1.0 - (y - ylo) / (yhi - ylo)); }
+  std::string open(const std::string& title, const std::string& xname, const std::string& yname,
+                   bool x_ticks = true) const {
+    std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", W) + "\" height=\"" +
+                    fmt("%.0f", H) + "\" viewBox=\"0 0 " + fmt("%.0f", W) + " " + fmt("%.0f", H) +
+                    "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+    s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    s += "<text x=\"" + fmt("%.0f", W / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" + xml_escape(title) +
+         "</text>\n";
+    for (double v : nice_ticks(ylo, yhi, 5)) {
+      s += "<line x1=\"" + fmt("%.1f", L) + "\" y1=\"" + fmt("%.1f", Y(v)) + "\" x2=\"" + fmt("%.1f", L + pw()) +
+           "\" y2=\"" + fmt("%.1f", Y(v)) + "\" stroke=\"#e4e4e4\"/>\n";
+      s += "<text x=\"" + fmt("%.1f", L - 6) + "\" y=\"" + fmt("%.1f", Y(v) + 4) + "\" text-anchor=\"end\">" +
+           tick_label(v) + "</text>\n";
+    }
+    if (x_ticks)
+      for (double v : nice_ticks(xlo, xhi, 8))
+        s += "<text x=\"" + fmt("%.1f", X(v)) + "\" y=\"" + fmt("%.1f", T + ph() + 16) +
+             "\" text-anchor=\"middle\">" + tick_label(v) + "</text>\n";
+    s += "<rect x=\"" + fmt("%.1f", L) + "\" y=\"" + fmt("%.1f", T) + "\" width=\"" + fmt("%.1f", pw()) +
+         "\" height=\"" + fmt("%.1f", ph()) + "\" fill=\"none\" stroke=\"#444\"/>\n";
+    s += "<text x=\"" + fmt("%.1f", L + pw() / 2) + "\" y=\"" + fmt("%.1f", H - 8) + "\" text-anchor=\"middle\">" +
+         xml_escape(xname) + "</text>\n";
+    s += "<text transform=\"translate(16," + fmt("%.1f", T + ph() / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
+         xml_escape(yname) + "</text>\n";
+    return s;
+  }
+};
+
+std::string legend(double x, double y, const std::vector<std::pair<std::string, std::string>>& items) {
+  std::string s = "<rect x=\"" + fmt("%.1f", x - 8) + "\" y=\"" + fmt("%.1f", y - 12) + "\" width=\"190\" height=\"" +
+                  fmt("%.0f", 18.0 * double(items.size()) + 6) +
+                  "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
+  for (size_t i = 0; i < items.size(); ++i) {
+    const double yy = y + 18.0 * double(i);
+    s += "<line x1=\"" + fmt("%.1f", x) + "\" y1=\"" + fmt("%.1f", yy) + "\" x2=\"" + fmt("%.1f", x + 24) +
+         "\" y2=\"" + fmt("%.1f", yy) + "\" stroke=\"" + items[i].second + "\" stroke-width=\"3\"/>\n";
+    s += "<text x=\"" + fmt("%.1f", x + 30) + "\" y=\"" + fmt("%.1f", yy + 4) + "\">" + xml_escape(items[i].first) +
+         "</text>\n";
+  }
+  return s;
+}
+
+const char* kGen = "#1f77b4";
+const char* kRef = "#ff7f0e";
+const char* kInter = "#2ca02c";
+
+std::string cell(const Summary& s, int dims) {
+  if (s.count == 0) return "-";
+  return fmt("%.4g", s.mean) + " ± " + fmt("%.3g", s.stddev) + (dims > 1 ? " (dist. to mean)" : "");
+}
+}  // namespace
+
+std::string distance_pdf_svg(const FeatureComparison& f) {
+  Frame fr;
+  const size_t n = f.pdf_inter.size();
+  fr.xlo = f.grid_lo;
+  fr.xhi = f.grid_lo + f.grid_step * double(n > 0 ? n - 1 : 1);
+  double ymax = 0;
+  for (const auto* v : {&f.pdf_intra_generated, &f.pdf_intra_reference, &f.pdf_inter})
+    for (double y : *v) ymax = std::max(ymax, y);
+  fr.yhi = ymax > 0 ? ymax * 1.08 : 1;
+  std::string unit = f.info.unit.empty() ? "" : " (" + f.info.unit + ")";
+  std::string s = fr.open(f.info.title + ": distance distributions (OA gen " + fmt("%.3f", f.oa_generated) +
+                              ", ref " + fmt("%.3f", f.oa_reference) + ")",
+                          "distance between pieces" + unit, "density");
+  auto line = [&](const std::vector<double>& v, const char* color) {
+    if (v.empty()) return;
+    s += "<polyline fill=\"none\" stroke=\"" + std::string(color) + "\" stroke-width=\"2\" points=\"";
+    for (size_t i = 0; i < v.size(); ++i)
+      s += fmt("%.1f", fr.X(f.grid_lo + f.grid_step * double(i))) + "," + fmt("%.1f", fr.Y(v[i])) + " ";
+    s += "\"/>\n";
+  };
+  line(f.pdf_intra_reference, kRef);
+  line(f.pdf_intra_generated, kGen);
+  line(f.pdf_inter, kInter);
+  s += legend(fr.L + fr.pw() - 196, fr.T + 16,
+              {{"intra-set, generated", kGen}, {"intra-set, reference", kRef}, {"inter-set", kInter}});
+  s += "</svg>\n";
+  return s;
+}
+
+std::string pitch_class_svg(const FeatureComparison& f) {
+  static const char* names[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
+  Frame fr;
+  fr.xlo = 0, fr.xhi = 12;
+  double ymax = 0;
+  for (const auto* v : {&f.generated_mean, &f.reference_mean})
+    for (double y : *v) ymax = std::max(ymax, y);
+  fr.yhi = ymax > 0 ? ymax * 1.1 : 1;
+  std::string s = fr.open("mean pitch-class histogram", "pitch class", "share of notes", false);
+  const double slot = fr.pw() / 12.0, bw = slot * 0.38;
+  for (int pc = 0; pc < 12; ++pc) {
+    const double x0 = fr.X(pc) + slot * 0.1;
+    const std::pair<const std::vector<double>*, const char*> bars[2] = {{&f.generated_mean, kGen},
+                                                                        {&f.reference_mean, kRef}};
+    for (int k = 0; k < 2; ++k) {
+      if (bars[k].first->size() != 12) continue;
+      const double v = (*bars[k].first)[size_t(pc)];
+      s += "<rect x=\"" + fmt("%.1f", x0 + bw * k) + "\" y=\"" + fmt("%.1f", fr.Y(v)) + "\" width=\"" +
+           fmt("%.1f", bw) + "\" height=\"" + fmt("%.1f", fr.Y(0) - fr.Y(v)) + "\" fill=\"" + bars[k].second +
+           "\"/>\n";
+    }
+    s += "<text x=\"" + fmt("%.1f", fr.X(pc + 0.5)) + "\" y=\"" + fmt("%.1f", fr.T + fr.ph() + 16) +
+         "\" text-anchor=\"middle\">" + names[pc] + "</text>\n";
+  }
+  s += legend(fr.L + fr.pw() - 196, fr.T + 16, {{"generated", kGen}, {"reference", kRef}});
+  s += "</svg>\n";
+  return s;
+}
+
+std::vector<fs::path> write_report(const SetComparison& c, const fs::path& out_md) {
+  std::vector<fs::path> written{out_md};
+  const fs::path dir = out_md.parent_path().empty() ? fs::path(".") : out_md.parent_path();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!fs::is_directory(dir)) throw Error("--report " + out_md.string() + ": cannot create the folder " + dir.string());
+  const std::string stem = out_md.stem().string();
+  std::string md;
+  md += "# Music metrics: generated against reference\n\n";
+  md += "| set | folder | files used | skipped |\n|---|---|---|---|\n";
+  md += "| generated | `" + c.generated.dir.string() + "` | " + std::to_string(c.generated.files.size()) + " | " +
+        std::to_string(c.generated.skipped.size()) + " |\n";
+  md += "| reference | `" + c.reference.dir.string() + "` | " + std::to_string(c.reference.files.size()) + " | " +
+        std::to_string(c.reference.skipped.size()) + " |\n\n";
+  md += "Method of Yang and Lerch (2018): for each feature, the distances between every two pieces of a set\n"
+        "(intra-set) and between a generated and a reference piece (inter-set), smoothed by Gaussian kernel density\n"
+        "estimates. **OA** is the overlapped area of a set's intra-set PDF with the inter-set PDF (1 = the sets are\n"
+        "indistinguishable by this feature), **KL** is KL(intra || inter) in nats (0 = indistinguishable).\n"
+        "Exact definitions: docs/evaluation.md of xlstm-music.\n\n";
+  md += "| feature | unit | generated mean ± sd | reference mean ± sd | intra gen | intra ref | inter | OA gen | KL gen "
+        "| OA ref | KL ref |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const FeatureComparison& f : c.features) {
+    md += "| " + f.info.title + " | " + f.info.unit + " | " + cell(f.generated, f.info.dims) + " | " +
+          cell(f.reference, f.info.dims) + " | ";
+    if (f.defined) {
+      md += fmt("%.4g", f.intra_generated.mean) + " | " + fmt("%.4g", f.intra_reference.mean) + " | " +
+            fmt("%.4g", f.inter.mean) + " | " + fmt("%.3f", f.oa_generated) + " | " + fmt("%.3f", f.kl_generated) +
+            " | " + fmt("%.3f", f.oa_reference) + " | " + fmt("%.3f", f.kl_reference) + " |\n";
+    } else {
+      md += "- | - | - | - | - | - | - |\n";
+    }
+  }
+  md += "\n(intra/inter columns: mean distance.)\n\n## Distributions\n\n";
+  for (const FeatureComparison& f : c.features) {
+    if (!f.defined) {
+      md += "- " + f.info.title + ": not defined for one of the sets (no piece has it)\n";
+      continue;
+    }
+    const fs::path svg = dir / (stem + "." + f.info.name + ".svg");
+    write_file_atomic(svg, distance_pdf_svg(f));
+    written.push_back(svg);
+    md += "### " + f.info.title + "\n\n![" + f.info.title + "](" + svg.filename().string() + ")\n\n";
+    if (f.info.name == "pitch_class_histogram") {
+      const fs::path pcs = dir / (stem + ".pitch_classes.svg");
+      write_file_atomic(pcs, pitch_class_svg(f));
+      written.push_back(pcs);
+      md += "![mean pitch-class histograms](" + pcs.filename().string() + ")\n\n";
+    }
+  }
+  for (const MidiSet* set : {&c.generated, &c.reference}) {
+    if (set->skipped.empty()) continue;
+    md += "## Skipped files in `" + set->dir.string() + "`\n\n";
+    for (const SkippedFile& f : set->skipped) md += "- `" + f.path + "`: " + f.reason + "\n";
+    md += "\n";
+  }
+  write_file_atomic(out_md, md);
+  return written;
+}
+
+}  // namespace xm::eval
