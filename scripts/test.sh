@@ -2,7 +2,7 @@
 # test.sh: the project's whole test suite, as CI runs it (.ci/run calls exactly this).
 #  1. setup (Debian packages), 2. release build + every test (ctest),
 #  3. parser/tokenizer tests under AddressSanitizer + UndefinedBehaviorSanitizer,
-#  4. a short libFuzzer run of the MIDI reader (clang).
+#  4. a short libFuzzer run of the MIDI reader (clang), 5. the web studio's browser tests in Chromium.
 # Corpus tests use ../shared/datasets when it exists and skip with a message when it does not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +25,19 @@ if [ -f fuzz/CMakeLists.txt ]; then
 fi
 
 echo "== all tests (release build)"
-cd build && ctest --output-on-failure -j "$jobs"
+(cd build && ctest --output-on-failure -j "$jobs")
+
+echo "== browser tests: the web studio in Chromium (tests/browser)"
+chromium_bin=${XM_CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium_bin" ]; then
+  echo "browser tests SKIPPED: no Chromium at $chromium_bin (scripts/setup.sh installs Debian's chromium)"
+else
+  rc=0
+  XM_BINARY="$PWD/build/xlstm-music" XM_ARTIFACTS="$PWD/build/test-artifacts" XM_CHROMIUM="$chromium_bin" \
+    node tests/browser/studio.test.mjs || rc=$?
+  if [ "$rc" -eq 77 ]; then
+    echo "browser tests SKIPPED (see above)"
+  elif [ "$rc" -ne 0 ]; then
+    exit "$rc"
+  fi
+fi
