@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
-# run.sh: sets up, builds, and runs the main job on bundled defaults.
-# Until a trained model ships, the main job inspects the bundled sample MIDI and tokenizes it (REMI),
-# then writes the tokens back to MIDI in out/.
+# run.sh: the main job. Sets up (Debian packages, the studio's npm files), builds, composes two pieces with the
+# shipped default model (models/default.safetensors) into out/, then opens the web studio on
+# http://127.0.0.1:8080 (Ctrl-C stops it). XM_NO_SERVE=1 skips the studio; XM_PORT changes its port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh build >/dev/null
 bin=build/xlstm-music
-sample=samples/sample.mid
 mkdir -p out
-echo "== xlstm-music inspect $sample"
-"$bin" inspect "$sample" --limit 12
+echo "== xlstm-music generate --genre folk --key D --tempo 112 --bars 16 --out out/folk.mid --musicxml out/folk.musicxml"
+"$bin" generate --genre folk --key D --tempo 112 --bars 16 --random-seed 7 --out out/folk.mid --musicxml out/folk.musicxml
 echo
-echo "== xlstm-music tokenize $sample --tokenizer remi --json > out/sample.tokens.json"
-"$bin" tokenize "$sample" --tokenizer remi --json > out/sample.tokens.json
-"$bin" tokenize "$sample" --tokenizer remi > out/sample.tokens.txt
-head -n 24 out/sample.tokens.txt
-echo "..."
+echo "== xlstm-music generate --seed-midi samples/sample.mid --genre pop --bars 8 --num 2 --out out/sample-continued.mid"
+"$bin" generate --seed-midi samples/sample.mid --genre pop --bars 8 --num 2 --random-seed 3 --out out/sample-continued.mid
 echo
-echo "== xlstm-music detokenize out/sample.tokens.json --out out/sample.roundtrip.mid"
-"$bin" detokenize out/sample.tokens.json --out out/sample.roundtrip.mid
-"$bin" inspect out/sample.roundtrip.mid --limit 0
+if [ "${XM_NO_SERVE:-0}" = 1 ]; then
+  echo "XM_NO_SERVE=1: not starting the studio (run: $bin serve)"
+  exit 0
+fi
+port=${XM_PORT:-8080}
+echo "== xlstm-music serve --port $port   (the studio: open http://127.0.0.1:$port ; Ctrl-C stops it)"
+exec "$bin" serve --port "$port" --db out/studio/studio.db
