@@ -1,12 +1,19 @@
 // engine_phase: runs ONE phase of the engine benchmark (train | forward | gen1 | gen16 | prefill) a given number of
 // times on the music reference config, for profilers (perf record, valgrind --tool=callgrind) that should see only
-// that phase. Prints the wall and CPU seconds per run. Not the benchmark itself (xlstm-music bench) and asserts nothing.
+// that phase. Prints the wall and CPU seconds and the minor page faults per run. Not the benchmark itself
+// (xlstm-music bench) and asserts nothing.
 //
 // usage: engine_phase PHASE [--model mixed|mlstm] [--runs N] [--threads N] [--batch B] [--seq S] [--blas-threads N]
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,6 +32,32 @@ static double wall_now() {
   timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+static long minor_faults() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+// CPU seconds (user + system) of each thread of this process so far, from /proc/self/task/*/stat.
+static std::vector<double> thread_cpu_seconds() {
+  std::vector<double> out;
+  const double tick = double(sysconf(_SC_CLK_TCK));
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream f(e.path() / "stat");
+    std::string line;
+    std::getline(f, line);
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream in(line.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && in >> field; ++i) {  // fields 14 and 15 (1-based) are utime and stime
+      if (i == 14) utime = std::atof(field.c_str());
+      if (i == 15) stime = std::atof(field.c_str());
+    }
+    out.push_back((utime + stime) / tick);
+  }
+  return out;
 }
 static double cpu_now() {
   timespec t;
@@ -92,8 +125,16 @@ int main(int argc, char** argv) {
   once();  // warm-up
   for (int r = 0; r < runs; ++r) {
     const double c0 = cpu_now(), w0 = wall_now();
+    const long f0 = minor_faults();
     once();
-    std::printf("%s run %d: %.3f s wall, %.3f CPU s\n", phase.c_str(), r, wall_now() - w0, cpu_now() - c0);
+    std::printf("%s run %d: %.3f s wall, %.3f CPU s, %ld page faults\n", phase.c_str(), r, wall_now() - w0,
+                cpu_now() - c0, minor_faults() - f0);
   }
+  // Per-thread CPU over the whole program: with OMP_WAIT_POLICY=passive (idle threads sleep instead of spinning) the
+  // difference between the main thread and a worker is the serial part of the work, which caps the thread speed-up.
+  const std::vector<double> per = thread_cpu_seconds();
+  std::printf("thread CPU s:");
+  for (double t : per) std::printf(" %.3f", t);
+  std::printf("\n");
   return 0;
 }

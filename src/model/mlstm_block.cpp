@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "model/blocks.h"
 #include "nn/fastmath.h"
+#include "nn/gemm.h"
 #include "nn/simd.h"
 
 namespace xm::model {
@@ -54,7 +55,7 @@ template <class T>
       d_xc[j] = dhs * skip[i];
     }
 }
-// fn(n0, n1) on one slice of [0, N) rows per thread.
+// fn(n0, n1) on one slice of [0, N) rows (or columns) per thread.
 template <class F>
 void row_slices(int N, bool parallel, F&& fn) {
 #pragma omp parallel if (parallel)
@@ -123,17 +124,20 @@ void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, Ml
   const int N = d.N(), D = d.D, I = d.I, NB = I / d.bs;
   const size_t NI = size_t(N) * I;
   nn::residual_backward<T>(d_x, nullptr, d_out, int64_t(N) * D);
-  T* d_hg = ws.get(0, NI);
-  nn::linear_backward<T>(d_hg, g.proj_down, nullptr, d_out, c.hg.data(), w.proj_down, N, I, D);
-  T* d_hc = ws.get(1, NI);
-  T* d_z = ws.get(2, NI);
-  T* d_xc = ws.get(3, NI);
+  T* d_hg = ws.raw(0, NI);  // = d_out W_down (overwritten: no zeroing pass)
+  nn::gemm<T>(false, false, N, I, D, T(1), d_out, D, w.proj_down, I, T(0), d_hg, I);
+  nn::linear_backward<T>(nullptr, g.proj_down, nullptr, d_out, c.hg.data(), w.proj_down, N, I, D);
+  T* d_hc = ws.raw(1, NI);  // the three are overwritten whole by gate_rows_bwd
+  T* d_z = ws.raw(2, NI);
+  T* d_xc = ws.raw(3, NI);
   row_slices(N, NI > (1u << 14), [&](int n0, int n1) {
     gate_rows_bwd(d_z, d_hc, d_xc, d_hg, c.z.data(), c.hs.data(), w.skip, n0, n1, I);
   });
-  if (g.skip)
-    for (int n = 0; n < N; ++n)
-      for (int i = 0; i < I; ++i) g.skip[i] += d_hc[size_t(n) * I + i] * c.xc[size_t(n) * I + i];
+  if (g.skip)  // threads split the columns; each sums its rows in order
+    row_slices(I, NI > (1u << 14) && I >= 64, [&](int i0, int i1) {
+      for (int n = 0; n < N; ++n)
+        for (int i = i0; i < i1; ++i) g.skip[i] += d_hc[size_t(n) * I + i] * c.xc[size_t(n) * I + i];
+    });
   T* d_q = ws.get(4, NI);
   T* d_k = ws.get(5, NI);
   T* d_v = ws.get(6, NI);
@@ -146,8 +150,9 @@ void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, Ml
   T* d_xconv = ws.get(8, NI);
   nn::silu_backward(d_xconv, d_xc, c.xconv.data(), int64_t(NI));
   nn::causal_conv1d_backward(d_xm, g.conv_w, g.conv_b, d_xconv, c.xm.data(), w.conv_w, d.B, d.S, I, d.K);
-  T* d_xn = ws.get(9, size_t(N) * D);
-  nn::linear_backward<T>(d_xn, g.proj_up, nullptr, d_xm, c.xn.data(), w.proj_up, N, D, I);
+  T* d_xn = ws.raw(9, size_t(N) * D);  // = d_xm W_up[:I] (overwritten), then += d_z W_up[I:]
+  nn::gemm<T>(false, false, N, D, I, T(1), d_xm, I, w.proj_up, D, T(0), d_xn, D);
+  nn::linear_backward<T>(nullptr, g.proj_up, nullptr, d_xm, c.xn.data(), w.proj_up, N, D, I);
   nn::linear_backward<T>(d_xn, g.proj_up ? g.proj_up + size_t(I) * D : nullptr, nullptr, d_z, c.xn.data(),
                          w.proj_up + size_t(I) * D, N, D, I);
   nn::layernorm_backward(d_x, g.norm_w, d_xn, x, c.ln_mean.data(), c.ln_rstd.data(), w.norm_w, N, D);
@@ -158,30 +163,28 @@ void mlstm_block_step(T* out, const T* x, const MlstmBlockView<T>& w, const Mlst
                       MlstmBlockState<T>& state, Workspace<T>& ws) {
   const int B = d.B, D = d.D, I = d.I, NB = I / d.bs;
   const size_t BI = size_t(B) * I;
-  T* xn = ws.get(0, size_t(B) * D);
-  T* stat = ws.get(1, size_t(2) * B);
+  T* xn = ws.raw(0, size_t(B) * D);
+  T* stat = ws.raw(1, size_t(2) * B);
   nn::layernorm_forward(xn, stat, stat + B, x, w.norm_w, B, D);
-  T* xm = ws.get(2, BI);
-  T* z = ws.get(3, BI);
+  T* xm = ws.raw(2, BI);
+  T* z = ws.raw(3, BI);
   nn::linear_forward<T>(xm, xn, w.proj_up, nullptr, B, D, I);
   nn::linear_forward<T>(z, xn, w.proj_up + size_t(I) * D, nullptr, B, D, I);
-  T* xc = ws.get(4, BI);
+  T* xc = ws.raw(4, BI);
   nn::causal_conv1d_step(xc, state.conv, xm, w.conv_w, w.conv_b, B, I, d.K);
   nn::silu_forward(xc, xc, int64_t(BI));
-  T* q = ws.get(5, BI);
-  T* k = ws.get(6, BI);
-  T* v = ws.get(7, BI);
+  T* q = ws.raw(5, BI);
+  T* k = ws.raw(6, BI);
+  T* v = ws.raw(7, BI);
   nn::headwise_forward(q, xc, w.q, B, NB, d.bs, d.bs);
   nn::headwise_forward(k, xc, w.k, B, NB, d.bs, d.bs);
   nn::headwise_forward(v, xm, w.v, B, NB, d.bs, d.bs);
-  T* h = ws.get(8, BI);
+  T* h = ws.raw(8, BI);
   nn::mlstm_cell_step(h, state.cell, q, k, v, cell_weights(w), B, d.NH, d.DH());
-  for (int b = 0; b < B; ++b)
-    for (int i = 0; i < I; ++i) {
-      const size_t j = size_t(b) * I + i;
-      h[j] = (h[j] + w.skip[i] * xc[j]) * (z[j] * sigm(z[j]));
-    }
-  nn::linear_forward<T>(out, h, w.proj_down, nullptr, B, I, D);
+  T* hs = ws.raw(9, BI);
+  T* hg = xm;  // xm is dead after the v projection
+  gate_rows_fwd(hs, hg, h, xc, z, w.skip, 0, B, I);
+  nn::linear_forward<T>(out, hg, w.proj_down, nullptr, B, I, D);
   nn::residual_forward(out, x, out, int64_t(B) * D);
 }
 

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "model/blocks.h"
+#include "nn/gemm.h"
 #include "nn/slstm.h"
 
 namespace xm::model {
@@ -22,17 +23,53 @@ template <class T>
 void resize(std::vector<T>& v, size_t n) {
   if (v.size() != n) v.resize(n);
 }
+// Heads of at most this many weights go through headwise_forward/backward's plain loops (bit for bit the results of
+// the reference path the double tests pin down); larger ones through one GEMM per (gate, head) on Wx's columns.
+constexpr int kLoopHeadMax = 256;
+
 // Wx (N, 4D) = [i | f | z | o] per row, from the gate pre-activations: i and f from the conv path xc, z and o from
-// the normed input xn (each a block-diagonal NH x (DH x DH) projection).
+// the normed input xn (each a block-diagonal NH x (DH x DH) projection, the official headwise layout (NH, DH, DH)).
+// tmp (N, D) is scratch for small heads only.
 template <class T>
-void gate_preacts(T* Wx, T* tmp /* (N, D) */, const T* xc, const T* xn, const SlstmBlockView<T>& w, int N, int D,
-                  int NH) {
+void gate_preacts(T* Wx, T* tmp, const T* xc, const T* xn, const SlstmBlockView<T>& w, int N, int D, int NH) {
   const int DH = D / NH;
   const T* weights[4] = {w.fgate_w, w.igate_w, w.zgate_w, w.ogate_w};  // official swap: fgate -> i, igate -> f
   const T* inputs[4] = {xc, xc, xn, xn};
   for (int g = 0; g < 4; ++g) {
-    nn::headwise_forward(tmp, inputs[g], weights[g], N, NH, DH, DH);
-    for (int n = 0; n < N; ++n) std::memcpy(Wx + (size_t(n) * 4 + g) * D, tmp + size_t(n) * D, sizeof(T) * D);
+    if (DH * DH <= kLoopHeadMax) {
+      nn::headwise_forward(tmp, inputs[g], weights[g], N, NH, DH, DH);
+      for (int n = 0; n < N; ++n) std::memcpy(Wx + (size_t(n) * 4 + g) * D, tmp + size_t(n) * D, sizeof(T) * D);
+      continue;
+    }
+    for (int h = 0; h < NH; ++h)  // straight into the gate's columns of Wx (no copy)
+      nn::gemm<T>(false, true, N, DH, DH, T(1), inputs[g] + size_t(h) * DH, D, weights[g] + size_t(h) * DH * DH, DH,
+                  T(0), Wx + size_t(g) * D + size_t(h) * DH, 4 * D);
+  }
+}
+// Backward of gate_preacts: d_xc, d_xn (N, D) and the weight gradients accumulate (+=) from dWx (N, 4D); tmp (N, D)
+// is scratch for small heads only.
+template <class T>
+void gate_preacts_backward(T* d_xc, T* d_xn, T* tmp, const SlstmBlockView<T>& g, const T* dWx, const T* xc,
+                           const T* xn, const SlstmBlockView<T>& w, int N, int D, int NH) {
+  const int DH = D / NH;
+  const T* weights[4] = {w.fgate_w, w.igate_w, w.zgate_w, w.ogate_w};
+  T* dweights[4] = {g.fgate_w, g.igate_w, g.zgate_w, g.ogate_w};
+  T* dinputs[4] = {d_xc, d_xc, d_xn, d_xn};
+  const T* inputs[4] = {xc, xc, xn, xn};
+  for (int gi = 0; gi < 4; ++gi) {
+    if (DH * DH <= kLoopHeadMax) {
+      for (int n = 0; n < N; ++n) std::memcpy(tmp + size_t(n) * D, dWx + (size_t(n) * 4 + gi) * D, sizeof(T) * D);
+      nn::headwise_backward(dinputs[gi], dweights[gi], tmp, inputs[gi], weights[gi], N, NH, DH, DH);
+      continue;
+    }
+    for (int h = 0; h < NH; ++h) {  // the same products headwise_backward runs, reading dWx's columns in place
+      const T* dy = dWx + size_t(gi) * D + size_t(h) * DH;  // (N, DH), rows 4D apart
+      const size_t wo = size_t(h) * DH * DH, xo = size_t(h) * DH;
+      if (dinputs[gi])
+        nn::gemm<T>(false, false, N, DH, DH, T(1), dy, 4 * D, weights[gi] + wo, DH, T(1), dinputs[gi] + xo, D);
+      if (dweights[gi])
+        nn::gemm<T>(true, false, DH, DH, N, T(1), dy, 4 * D, inputs[gi] + xo, D, T(1), dweights[gi] + wo, DH);
+    }
   }
 }
 }  // namespace
@@ -56,7 +93,7 @@ void slstm_block_forward(T* out, SlstmBlockCache<T>& c, const T* x, const SlstmB
     xc = c.xc.data();
   }
   resize(c.Wx, 4 * ND), resize(c.y, ND);
-  resize(c.gn, ND);  // also the temporary of gate_preacts
+  resize(c.gn, ND);  // also the scratch of gate_preacts
   gate_preacts(c.Wx.data(), c.gn.data(), xc, c.xn.data(), w, N, D, NH);
   nn::SlstmDims sd{d.B, d.S, NH, d.DH()};
   if (state) {
@@ -108,15 +145,8 @@ void slstm_block_backward(T* d_x, const SlstmBlockView<T>& g, const T* d_out, Sl
   T* d_xn = ws.get(3, ND);
   T* d_xc = d.K > 0 ? ws.get(4, ND) : d_xn;
   const T* xc = d.K > 0 ? c.xc.data() : c.xn.data();
-  T* d_gate = ws.get(5, ND);
-  const T* weights[4] = {w.fgate_w, w.igate_w, w.zgate_w, w.ogate_w};
-  T* dweights[4] = {g.fgate_w, g.igate_w, g.zgate_w, g.ogate_w};
-  T* dinputs[4] = {d_xc, d_xc, d_xn, d_xn};
-  const T* inputs[4] = {xc, xc, c.xn.data(), c.xn.data()};
-  for (int gi = 0; gi < 4; ++gi) {
-    for (int n = 0; n < N; ++n) std::memcpy(d_gate + size_t(n) * D, dWx + (size_t(n) * 4 + gi) * D, sizeof(T) * D);
-    nn::headwise_backward(dinputs[gi], dweights[gi], d_gate, inputs[gi], weights[gi], N, NH, DH, DH);
-  }
+  gate_preacts_backward(d_xc, d_xn, DH * DH <= kLoopHeadMax ? ws.raw(5, ND) : nullptr, g, dWx, xc, c.xn.data(), w, N,
+                        D, NH);
   if (d.K > 0) {
     T* d_xconv = ws.get(6, ND);
     nn::silu_backward(d_xconv, d_xc, c.xconv.data(), int64_t(ND));
@@ -130,19 +160,19 @@ void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const Slst
                       SlstmBlockState<T>& state, Workspace<T>& ws) {
   const int B = d.B, D = d.D, NH = d.NH, DH = d.DH();
   const size_t BD = size_t(B) * D;
-  T* xn = ws.get(0, BD);
-  T* stat = ws.get(1, size_t(2) * B * NH);
+  T* xn = ws.raw(0, BD);
+  T* stat = ws.raw(1, size_t(2) * B * NH);
   nn::layernorm_forward(xn, stat, stat + B, x, w.norm_w, B, D);
   T* xc = xn;
   if (d.K > 0) {
-    xc = ws.get(2, BD);
+    xc = ws.raw(2, BD);
     nn::causal_conv1d_step(xc, state.conv, xn, w.conv_w, w.conv_b, B, D, d.K);
     nn::silu_forward(xc, xc, int64_t(BD));
   }
-  T* Wx = ws.get(3, 4 * BD);
-  T* tmp = ws.get(4, BD);
+  T* Wx = ws.raw(3, 4 * BD);
+  T* tmp = ws.raw(4, BD);
   gate_preacts(Wx, tmp, xc, xn, w, B, D, NH);
-  T* y = ws.get(5, BD);
+  T* y = ws.raw(5, BD);
   nn::slstm_step(y, state.cell, Wx, w.R, w.bias, B, NH, DH);
   T* gn = tmp;
   nn::multihead_layernorm_forward(gn, stat, stat + size_t(B) * NH, y, w.gn_w, B, NH, DH);
@@ -150,12 +180,12 @@ void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const Slst
     nn::residual_forward(out, x, gn, int64_t(BD));
     return;
   }
-  T* x1 = ws.get(6, BD);
+  T* x1 = ws.raw(6, BD);
   nn::residual_forward(x1, x, gn, int64_t(BD));
-  T* xf = ws.get(7, BD);
+  T* xf = ws.raw(7, BD);
   nn::layernorm_forward(xf, stat, stat + B, x1, w.ffn_norm_w, B, D);
-  T* up = ws.get(8, size_t(B) * 2 * d.P);
-  T* h = ws.get(9, size_t(B) * d.P);
+  T* up = ws.raw(8, size_t(B) * 2 * d.P);
+  T* h = ws.raw(9, size_t(B) * d.P);
   nn::gated_ffn_forward(out, up, h, xf, w.ffn_up, w.ffn_down, B, D, d.P, d.act);
   nn::residual_forward(out, x1, out, int64_t(BD));
 }

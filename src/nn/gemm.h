@@ -32,11 +32,23 @@ inline void gemm_ref(bool ta, bool tb, int M, int N, int K, T alpha, const T* A,
   }
 }
 
+// Float C(M, N) = alpha A(M, K) B(N, K)^T + beta C for 1 <= M <= 16 (nn/gemm_small.cpp): reads B once, unpacked.
+// gemm_serial takes it for kSmallRowsMin..16 rows with B transposed (generation steps against weight matrices).
+void gemm_small_nt(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+                   float* C, int ldc);
+constexpr int kSmallRowsMin = 8, kSmallRowsMax = 16;
+
 // One product on the calling thread.
 template <class T>
 inline void gemm_serial(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb,
                         T beta, T* C, int ldc) {
   if (M <= 0 || N <= 0) return;
+  if constexpr (sizeof(T) == 4) {
+    if (!ta && tb && M >= kSmallRowsMin && M <= kSmallRowsMax && K > 0) {
+      gemm_small_nt(M, N, K, float(alpha), (const float*)A, lda, (const float*)B, ldb, float(beta), (float*)C, ldc);
+      return;
+    }
+  }
 #ifdef XM_HAVE_BLAS
   if constexpr (sizeof(T) == 4) {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha,

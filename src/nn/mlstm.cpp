@@ -57,6 +57,15 @@ struct Work {
   }
 };
 
+// The calling thread's work buffers, kept for the life of the thread (OpenMP workers persist): a fresh set per call
+// (1.2 MB per thread at S = 256, DH = 128, zero-filled) cost page faults and page clearing on every training step.
+template <class T>
+Work<T>& thread_work(int S, int L, int DH) {
+  thread_local Work<T> w;
+  w.ensure(S, L, DH);
+  return w;
+}
+
 template <class T>
 T denominator(T b, T m, double eps) {
   return std::max(std::fabs(b), std::exp(-m)) + T(eps);
@@ -410,8 +419,7 @@ void run_forward(const char* fn, T* h, const MlstmCache<T>& cache, const T* q, c
   const HeadLayout lay{S, NH, DH, seq_major};
 #pragma omp parallel
   {
-    Work<T> w;
-    w.ensure(S, std::min(L, S), DH);
+    Work<T>& w = thread_work<T>(S, std::min(L, S), DH);
 #pragma omp for schedule(dynamic)
     for (int bh = 0; bh < B * NH; ++bh) {
       const size_t r = size_t(bh) * S, o = lay.offset(bh);
@@ -443,8 +451,7 @@ void run_backward(const char* fn, T* dq, T* dk, T* dv, T* digate, T* dfgate, con
   const HeadLayout lay{S, NH, DH, seq_major};
 #pragma omp parallel
   {
-    Work<T> w;
-    w.ensure(S, std::min(L, S), DH);
+    Work<T>& w = thread_work<T>(S, std::min(L, S), DH);
 #pragma omp for schedule(dynamic)
     for (int bh = 0; bh < B * NH; ++bh) {
       const size_t r = size_t(bh) * S, o = lay.offset(bh);
@@ -658,16 +665,129 @@ void mlstm_cell_backward(T* dq, T* dk, T* dv, const MlstmCellGrads<T>& g, const 
     for (int i = 0; i < NH; ++i) g.fgate_b[i] += c.d_bcat[NH + i];
 }
 
+namespace {
+typedef float v16f __attribute__((vector_size(64), aligned(4), may_alias));
+#define XM_LD16(p) (*reinterpret_cast<const v16f*>(p))
+#define XM_ST16(p, x) (*reinterpret_cast<v16f*>(p) = (x))
+// The float state pass of one head for DH % 64 == 0: C = fa C + ka_scale k v^T, hv = q^T C, in column blocks of 64
+// whose read-out sums and v stay in registers (4 vectors each; AVX2: 8), so each element of C costs one load and one
+// store. The state is the step's largest memory stream (256 KB per row and block in the music config).
+[[gnu::noinline]] XM_CLONES void state_pass64(float* __restrict C, float* __restrict hv, const float* __restrict qv,
+                                              const float* __restrict kv, const float* __restrict vv, float fa,
+                                              float ka_scale, int DH) {
+  for (int cb = 0; cb < DH; cb += 64) {
+    const v16f v0 = XM_LD16(vv + cb), v1 = XM_LD16(vv + cb + 16), v2 = XM_LD16(vv + cb + 32),
+               v3 = XM_LD16(vv + cb + 48);
+    v16f h0 = {}, h1 = {}, h2 = {}, h3 = {};
+    for (int a = 0; a < DH; ++a) {
+      const float ka = ka_scale * kv[a], qa = qv[a];
+      float* Crow = C + size_t(a) * DH + cb;
+      const v16f c0 = fa * XM_LD16(Crow) + ka * v0, c1 = fa * XM_LD16(Crow + 16) + ka * v1,
+                 c2 = fa * XM_LD16(Crow + 32) + ka * v2, c3 = fa * XM_LD16(Crow + 48) + ka * v3;
+      XM_ST16(Crow, c0), XM_ST16(Crow + 16, c1), XM_ST16(Crow + 32, c2), XM_ST16(Crow + 48, c3);
+      h0 += qa * c0, h1 += qa * c1, h2 += qa * c2, h3 += qa * c3;
+    }
+    XM_ST16(hv + cb, h0), XM_ST16(hv + cb + 16, h1), XM_ST16(hv + cb + 32, h2), XM_ST16(hv + cb + 48, h3);
+  }
+}
+#undef XM_LD16
+#undef XM_ST16
+
+// One (row, head) of the cell's generation step, fused in one pass: the two gate pre-activations (dot products of the
+// row's [q; k; v] with the head's gate weights, in gate_preact's order), the stabilised gates, the state update with
+// the read-out (step_head's loop), the normaliser, and the head's group norm with gain 1 + w. hv: the head's DH
+// outputs. Cloned for wide vectors; float sums are vector reductions, double sums in order (the reference path).
+template <class T>
+[[gnu::noinline]] XM_CLONES void cell_step_head(T* __restrict hv, T* __restrict C, T* __restrict n, T* __restrict m,
+                                                const T* __restrict qrow, const T* __restrict krow,
+                                                const T* __restrict vrow, const T* __restrict wi, T bi,
+                                                const T* __restrict wf, T bf, const T* __restrict gain, int H,
+                                                int hh, int DH, T scale, double eps) {
+  T gi[3] = {0, 0, 0}, gf[3] = {0, 0, 0};
+  const T* rows[3] = {qrow, krow, vrow};
+  for (int p = 0; p < 3; ++p) {
+    const T* __restrict x = rows[p];
+    const T* __restrict a = wi + size_t(p) * H;
+    const T* __restrict b = wf + size_t(p) * H;
+    T si = 0, sf = 0;
+    if constexpr (sizeof(T) == 4) {
+#pragma omp simd reduction(+ : si, sf)
+      for (int j = 0; j < H; ++j) si += x[j] * a[j], sf += x[j] * b[j];
+    } else {
+      for (int j = 0; j < H; ++j) si += x[j] * a[j], sf += x[j] * b[j];
+    }
+    gi[p] = si, gf[p] = sf;
+  }
+  const T ig = ((gi[0] + gi[1]) + gi[2]) + bi, fg = ((gf[0] + gf[1]) + gf[2]) + bf;
+  const T m_prev = *m;
+  const T lf = log_sigmoid(fg);
+  const T m_new = std::max(lf + m_prev, ig);
+  const T fa = std::exp(lf + m_prev - m_new), ka_scale = std::exp(ig - m_new) * scale;
+  const T* __restrict qv = qrow + size_t(hh) * DH;
+  const T* __restrict kv = krow + size_t(hh) * DH;
+  const T* __restrict vv = vrow + size_t(hh) * DH;
+  T qn = 0;
+  if constexpr (sizeof(T) == 4) {
+    if (DH % 64 == 0) {
+      state_pass64(C, hv, qv, kv, vv, fa, ka_scale, DH);
+      for (int a = 0; a < DH; ++a) {
+        n[a] = fa * n[a] + ka_scale * kv[a];
+        qn += qv[a] * n[a];
+      }
+    }
+  }
+  if (sizeof(T) != 4 || DH % 64 != 0) {
+    for (int d = 0; d < DH; ++d) hv[d] = T(0);
+    for (int a = 0; a < DH; ++a) {
+      const T ka = ka_scale * kv[a], qa = qv[a];
+      T* __restrict Crow = C + size_t(a) * DH;
+      for (int b = 0; b < DH; ++b) {
+        const T c = fa * Crow[b] + ka * vv[b];
+        Crow[b] = c;
+        hv[b] += qa * c;
+      }
+      n[a] = fa * n[a] + ka;
+      qn += qa * n[a];
+    }
+  }
+  *m = m_new;
+  const T inv = T(1) / denominator(qn, m_new, eps);
+  // group norm of h~ = hv * inv over the head (two passes, as multihead_layernorm_forward)
+  T s = 0, var = 0;
+  if constexpr (sizeof(T) == 4) {
+#pragma omp simd reduction(+ : s)
+    for (int d = 0; d < DH; ++d) s += hv[d] * inv;
+  } else {
+    for (int d = 0; d < DH; ++d) s += hv[d] * inv;
+  }
+  const T mu = s / T(DH);
+  if constexpr (sizeof(T) == 4) {
+#pragma omp simd reduction(+ : var)
+    for (int d = 0; d < DH; ++d) var += (hv[d] * inv - mu) * (hv[d] * inv - mu);
+  } else {
+    for (int d = 0; d < DH; ++d) var += (hv[d] * inv - mu) * (hv[d] * inv - mu);
+  }
+  const T r = T(1) / std::sqrt(var / T(DH) + T(kNormEps));
+  for (int d = 0; d < DH; ++d) hv[d] = (hv[d] * inv - mu) * r * (T(1) + gain[d]);
+}
+}  // namespace
+
+// Fused: one parallel loop over (row, head), each task doing gates, state update, read-out and norm of its head
+// (cell_step_head), instead of two gate GEMMs, the backend step and a separate norm pass.
 template <class T>
 void mlstm_cell_step(T* h, const MlstmState<T>& state, const T* q, const T* k, const T* v,
                      const MlstmCellWeights<T>& w, int B, int NH, int DH, double eps) {
   const int H = NH * DH;
-  std::vector<T> ig(size_t(B) * NH), fg(size_t(B) * NH), ht(size_t(B) * H), mean(size_t(B) * NH),
-      rstd(size_t(B) * NH);
-  gate_preact(ig.data(), q, k, v, w.igate_w, w.igate_b, B, NH, H);  // (B, NH) is already head-major
-  gate_preact(fg.data(), q, k, v, w.fgate_w, w.fgate_b, B, NH, H);
-  mlstm_step(ht.data(), state, q, k, v, ig.data(), fg.data(), B, NH, DH, eps);  // (B, H) == (B, NH, DH)
-  multihead_layernorm_forward(h, mean.data(), rstd.data(), ht.data(), w.outnorm_w, B, NH, DH);
+  const T scale = T(1) / std::sqrt(T(DH));
+  const size_t DD = size_t(DH) * DH, W3 = size_t(3) * H;
+#pragma omp parallel for schedule(static) if (int64_t(B) * NH * DH * DH >= (1 << 15))
+  for (int bh = 0; bh < B * NH; ++bh) {
+    const int b = bh / NH, hh = bh % NH;
+    const size_t row = size_t(b) * H;
+    cell_step_head(h + row + size_t(hh) * DH, state.C + bh * DD, state.n + size_t(bh) * DH, state.m + bh, q + row,
+                   k + row, v + row, w.igate_w + hh * W3, w.igate_b[hh], w.fgate_w + hh * W3, w.fgate_b[hh],
+                   w.outnorm_w + size_t(hh) * DH, H, hh, DH, scale, eps);
+  }
 }
 
 #define XM_MLSTM_INSTANTIATE(T)                                                                                  \

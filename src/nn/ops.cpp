@@ -35,12 +35,19 @@ void embedding_forward(T* out, const int32_t* ids, const T* table, int N, int V,
   for (int n = 0; n < N; ++n) std::memcpy(out + int64_t(n) * D, table + int64_t(ids[n]) * D, sizeof(T) * D);
 }
 
+// Threads split the D columns (each gradient element still sums its rows in order, as on one thread).
 template <class T>
 void embedding_backward(T* d_table, const T* d_out, const int32_t* ids, int N, int V, int D) {
-  for (int n = 0; n < N; ++n) {
-    T* dst = d_table + int64_t(ids[n]) * D;
-    const T* src = d_out + int64_t(n) * D;
-    for (int d = 0; d < D; ++d) dst[d] += src[d];
+  const int per_min = 64;
+  const int parts = int64_t(N) * D > kParMin ? std::max(1, D / per_min) : 1;
+#pragma omp parallel for if (parts > 1)
+  for (int p = 0; p < parts; ++p) {
+    const int d0 = int(int64_t(D) * p / parts), d1 = int(int64_t(D) * (p + 1) / parts);
+    for (int n = 0; n < N; ++n) {
+      T* dst = d_table + int64_t(ids[n]) * D;
+      const T* src = d_out + int64_t(n) * D;
+      for (int d = d0; d < d1; ++d) dst[d] += src[d];
+    }
   }
 }
 
@@ -342,13 +349,18 @@ void group_norm_bwd(T* d_in, T* d_w, const T* d_out, const T* in, const T* mean,
     parallel_ranges(G, G * DH > kParMin,
                     [&](int64_t g0, int64_t g1) { norm_groups_bwd(d_in, d_out, in, mean, rstd, w, g0, g1, NH, DH); });
   if (d_w) {
-    for (int64_t g = 0; g < G; ++g) {
-      const T* x = in + g * DH;
-      const T* dy = d_out + g * DH;
-      T* dwg = d_w + (g % NH) * DH;
-      const T mu = mean[g], r = rstd[g];
-      for (int d = 0; d < DH; ++d) dwg[d] += dy[d] * (x[d] - mu) * r;
-    }
+    // threads split the NH*DH columns; each column sums its rows in order, as on one thread
+    const int64_t cols = int64_t(NH) * DH;
+    parallel_ranges(cols, G * DH > kParMin && cols >= 64, [&](int64_t c0, int64_t c1) {
+      for (int n = 0; n < N; ++n)
+        for (int64_t c = c0; c < c1;) {  // the part of each head (group) inside [c0, c1)
+          const int64_t h = c / DH, e = std::min(c1, (h + 1) * DH), g = int64_t(n) * NH + h;
+          const T mu = mean[g], r = rstd[g];
+          const T* dy = d_out + n * cols;
+          const T* x = in + n * cols;
+          for (; c < e; ++c) d_w[c] += dy[c] * (x[c] - mu) * r;
+        }
+    });
   }
 }
 }  // namespace
@@ -407,19 +419,22 @@ void causal_conv1d_backward(T* d_in, T* d_W, T* d_bias, const T* d_out, const T*
       }
   }
   if (d_W || d_bias) {
-    for (int b = 0; b < B; ++b)
-      for (int t = 0; t < S; ++t) {
-        const T* dy = d_out + (int64_t(b) * S + t) * C;
-        if (d_bias)
-          for (int c = 0; c < C; ++c) d_bias[c] += dy[c];
-        if (!d_W) continue;
-        for (int j = 0; j < K; ++j) {
-          int ts = t - (K - 1) + j;
-          if (ts < 0) continue;
-          const T* x = in + (int64_t(b) * S + ts) * C;
-          for (int c = 0; c < C; ++c) d_W[c * K + j] += dy[c] * x[c];
+    // threads split the channels; each weight still sums over (b, t) in order, as on one thread
+    parallel_ranges(C, int64_t(B) * S * C * K > kParMin && C >= 32, [&](int64_t c0, int64_t c1) {
+      for (int b = 0; b < B; ++b)
+        for (int t = 0; t < S; ++t) {
+          const T* dy = d_out + (int64_t(b) * S + t) * C;
+          if (d_bias)
+            for (int64_t c = c0; c < c1; ++c) d_bias[c] += dy[c];
+          if (!d_W) continue;
+          for (int j = 0; j < K; ++j) {
+            int ts = t - (K - 1) + j;
+            if (ts < 0) continue;
+            const T* x = in + (int64_t(b) * S + ts) * C;
+            for (int64_t c = c0; c < c1; ++c) d_W[c * K + j] += dy[c] * x[c];
+          }
         }
-      }
+    });
   }
 }
 
@@ -616,9 +631,13 @@ void residual_forward(T* out, const T* a, const T* b, int64_t n) {
 }
 template <class T>
 void residual_backward(T* d_a, T* d_b, const T* d_out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    if (d_a) d_a[i] += d_out[i];
-    if (d_b) d_b[i] += d_out[i];
+  if (d_a) {
+#pragma omp parallel for if (n > kParMin)
+    for (int64_t i = 0; i < n; ++i) d_a[i] += d_out[i];
+  }
+  if (d_b) {
+#pragma omp parallel for if (n > kParMin)
+    for (int64_t i = 0; i < n; ++i) d_b[i] += d_out[i];
   }
 }
 
