@@ -201,3 +201,36 @@ TEST(generate, cli_errors_name_the_flag_or_file) {
 }
 
 }  // namespace
+
+// Without a seed, controls the user left open are drawn by the model in data prepare's order (key, then
+// tempo class); given ones are kept; all rows share them.
+TEST(generate, open_controls_are_chosen_by_the_model) {
+  ASSERT_FALSE(tiny_model().empty());
+  xm::gen::Generator g(tiny_model());
+  const auto& tok = g.tokenizer();
+  auto kind = [&](int32_t id) {
+    const std::string n = tok.token_name(id);
+    return n.substr(0, n.find('_'));
+  };
+  xm::gen::GenerateOptions o;
+  o.max_tokens = 20;
+  o.num = 2;
+  auto r = g.generate(nullptr, o);
+  ASSERT_EQ(r.pieces.size(), 2u);
+  const auto& ids = r.pieces[0].tokens;
+  ASSERT_GE(ids.size(), 3u);
+  EXPECT_EQ(ids[0], tok.bos_id());
+  EXPECT_EQ(kind(ids[1]), "Key");
+  EXPECT_EQ(kind(ids[2]), "TempoClass");
+  EXPECT_EQ(r.pieces[0].seed_tokens, 3);
+  EXPECT_EQ(std::vector<int32_t>(r.pieces[1].tokens.begin(), r.pieces[1].tokens.begin() + 3),
+            std::vector<int32_t>(ids.begin(), ids.begin() + 3));
+  // A given key stays as given, before the model's tempo class.
+  o.key = "F#m";
+  o.num = 1;
+  r = g.generate(nullptr, o);
+  const auto& k = r.pieces[0].tokens;
+  ASSERT_GE(k.size(), 3u);
+  EXPECT_EQ(tok.token_name(k[1]), "Key_F#m");
+  EXPECT_EQ(kind(k[2]), "TempoClass");
+}
