@@ -49,7 +49,8 @@ void add_piece(Stats& s, const midi::Score& score, double from_s, bool drums) {
   s.pieces += 1;
 }
 
-double in_key_share(const midi::Score& score, double from_s, int tonic, bool minor, int* counted) {
+// Counts the pitched notes from from_s on whose pitch class lies in the key's scale; adds all of them to *counted.
+double in_key_notes(const midi::Score& score, double from_s, int tonic, bool minor, int* counted) {
   static const std::set<int> major{0, 2, 4, 5, 7, 9, 11};
   static const std::set<int> minor_set{0, 2, 3, 5, 7, 8, 10, 11};  // natural minor + the raised 7th
   int in = 0, n = 0;
@@ -137,8 +138,8 @@ int main(int argc, char** argv) {
           music::Key k;
           if (!s.key.empty() && music::parse_key(s.key, &k)) tonic = k.tonic;
           if (!s.key.empty()) {
-            if (masked) in_key_masked += in_key_share(p.score, 0.0, tonic, k.minor, &counted_masked);
-            else in_key += in_key_share(p.score, 0.0, tonic, k.minor, &counted);
+            if (masked) in_key_masked += in_key_notes(p.score, 0.0, tonic, k.minor, &counted_masked);
+            else in_key += in_key_notes(p.score, 0.0, tonic, k.minor, &counted);
           }
         }
         if (!masked) {

@@ -8,54 +8,15 @@
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/svg.h"
 
 namespace xm::eval {
 namespace fs = std::filesystem;
 
 namespace {
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char ch : s) {
-    switch (ch) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += ch;
-    }
-  }
-  return o;
-}
-
-std::string fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
-// About n "nice" ticks (1, 2, 5 x 10^k) covering [lo, hi].
-std::vector<double> nice_ticks(double lo, double hi, int n) {
-  std::vector<double> t;
-  if (!(hi > lo)) return {lo};
-  const double raw = (hi - lo) / n, mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0})
-    if (raw <= m * mag) {
-      step = m * mag;
-      break;
-    }
-  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
-    t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
-  return t;
-}
-
-std::string tick_label(double v) {
-  if (v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-2)) return fmt("%.0e", v);
-  std::string s = fmt("%.3f", v);
-  while (!s.empty() && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
-}
+using svg::fmt;
+using svg::nice_ticks;
+using svg::tick_label;
 
 // The frame of a plot: background, title, grid with tick labels, axis names. X/Y map data to pixels.
 struct Frame {
@@ -71,7 +32,7 @@ struct Frame {
                     fmt("%.0f", H) + "\" viewBox=\"0 0 " + fmt("%.0f", W) + " " + fmt("%.0f", H) +
                     "\" font-family=\"sans-serif\" font-size=\"12\">\n";
     s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-    s += "<text x=\"" + fmt("%.0f", W / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" + xml_escape(title) +
+    s += "<text x=\"" + fmt("%.0f", W / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" + svg::escape(title) +
          "</text>\n";
     for (double v : nice_ticks(ylo, yhi, 5)) {
       s += "<line x1=\"" + fmt("%.1f", L) + "\" y1=\"" + fmt("%.1f", Y(v)) + "\" x2=\"" + fmt("%.1f", L + pw()) +
@@ -86,9 +47,9 @@ struct Frame {
     s += "<rect x=\"" + fmt("%.1f", L) + "\" y=\"" + fmt("%.1f", T) + "\" width=\"" + fmt("%.1f", pw()) +
          "\" height=\"" + fmt("%.1f", ph()) + "\" fill=\"none\" stroke=\"#444\"/>\n";
     s += "<text x=\"" + fmt("%.1f", L + pw() / 2) + "\" y=\"" + fmt("%.1f", H - 8) + "\" text-anchor=\"middle\">" +
-         xml_escape(xname) + "</text>\n";
+         svg::escape(xname) + "</text>\n";
     s += "<text transform=\"translate(16," + fmt("%.1f", T + ph() / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
-         xml_escape(yname) + "</text>\n";
+         svg::escape(yname) + "</text>\n";
     return s;
   }
 };
@@ -101,7 +62,7 @@ std::string legend(double x, double y, const std::vector<std::pair<std::string, 
     const double yy = y + 18.0 * double(i);
     s += "<line x1=\"" + fmt("%.1f", x) + "\" y1=\"" + fmt("%.1f", yy) + "\" x2=\"" + fmt("%.1f", x + 24) +
          "\" y2=\"" + fmt("%.1f", yy) + "\" stroke=\"" + items[i].second + "\" stroke-width=\"3\"/>\n";
-    s += "<text x=\"" + fmt("%.1f", x + 30) + "\" y=\"" + fmt("%.1f", yy + 4) + "\">" + xml_escape(items[i].first) +
+    s += "<text x=\"" + fmt("%.1f", x + 30) + "\" y=\"" + fmt("%.1f", yy + 4) + "\">" + svg::escape(items[i].first) +
          "</text>\n";
   }
   return s;

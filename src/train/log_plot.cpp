@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "core/svg.h"
+
 namespace xm::train {
 
 std::vector<json> read_log(const std::filesystem::path& path, int64_t max_step) {
@@ -42,48 +44,9 @@ LossCurves curves_from_log(const std::vector<json>& lines) {
 }
 
 namespace {
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char ch : s) {
-    switch (ch) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += ch;
-    }
-  }
-  return o;
-}
-
-std::string fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
-// About n "nice" ticks (1, 2, 5 x 10^k) covering [lo, hi].
-std::vector<double> nice_ticks(double lo, double hi, int n) {
-  std::vector<double> t;
-  if (!(hi > lo)) return {lo};
-  const double raw = (hi - lo) / n, mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0})
-    if (raw <= m * mag) {
-      step = m * mag;
-      break;
-    }
-  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
-  return t;
-}
-
-std::string tick_label(double v) {
-  if (v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-2)) return fmt("%.0e", v);
-  std::string s = fmt("%.3f", v);
-  while (!s.empty() && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
-}
+using svg::fmt;
+using svg::nice_ticks;
+using svg::tick_label;
 }  // namespace
 
 std::string loss_svg(const LossCurves& c, const std::string& title) {
@@ -107,7 +70,7 @@ std::string loss_svg(const LossCurves& c, const std::string& title) {
   s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"800\" height=\"420\" viewBox=\"0 0 800 420\" "
        "font-family=\"sans-serif\" font-size=\"12\">\n";
   s += "<rect width=\"800\" height=\"420\" fill=\"white\"/>\n";
-  s += "<text x=\"400\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" + xml_escape(title) + "</text>\n";
+  s += "<text x=\"400\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" + svg::escape(title) + "</text>\n";
   // grid, ticks and labels
   for (double v : nice_ticks(ylo, yhi, 6)) {
     const double y = Y(v);
