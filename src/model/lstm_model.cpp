@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "model/flat_seq_model.h"
 #include "model/seq_model.h"
 #include "model/xlstm_lm.h"
 #include "nn/gemm.h"
@@ -340,99 +341,45 @@ void LstmLM<T>::feed(LstmState<T>& st, const int32_t* ids, int S, T* logits) con
   head_forward(logits, proj.data(), st.h_of(L - 1), B);
 }
 
+template <class T>
+void LstmState<T>::reset_row(int b) {
+  if (b < 0 || b >= B) throw Error("reset_row: row " + std::to_string(b) + " is outside [0, " + std::to_string(B) + ")");
+  for (int l = 0; l < L; ++l) {
+    std::fill_n(h_of(l) + size_t(b) * H, H, T(0));
+    std::fill_n(c_of(l) + size_t(b) * H, H, T(0));
+  }
+}
+
+template <class T>
+void LstmState<T>::copy_row(int dst, const LstmState& src, int src_row) {
+  if (src.L != L || src.H != H) throw Error("copy_row: the source state belongs to an LSTM of another shape");
+  if (dst < 0 || dst >= B) throw Error("copy_row: destination row " + std::to_string(dst) + " is outside [0, " + std::to_string(B) + ")");
+  if (src_row < 0 || src_row >= src.B)
+    throw Error("copy_row: source row " + std::to_string(src_row) + " is outside [0, " + std::to_string(src.B) + ")");
+  for (int l = 0; l < L; ++l) {
+    std::copy_n(src.h_of(l) + size_t(src_row) * H, H, h_of(l) + size_t(dst) * H);
+    std::copy_n(src.c_of(l) + size_t(src_row) * H, H, c_of(l) + size_t(dst) * H);
+  }
+}
+
+template struct LstmState<float>;
+template struct LstmState<double>;
 template class LstmLM<float>;
 template class LstmLM<double>;
 
 // ---------------------------------------------------------------------------------------------- SeqModel
 namespace {
-struct LstmSeqState final : SeqState {
-  LstmState<float> st;
-  std::vector<float> logits;  // (B, V) after the last fed step
-  int V = 0;
-  int64_t n = 0;
-  int batch() const override { return st.B; }
-  void reset_row(int b) override {
-    check_row(b, "reset_row");
-    for (int l = 0; l < st.L; ++l) {
-      std::fill_n(st.h_of(l) + size_t(b) * st.H, st.H, 0.0f);
-      std::fill_n(st.c_of(l) + size_t(b) * st.H, st.H, 0.0f);
-    }
-    std::fill_n(logits.begin() + size_t(b) * V, V, 0.0f);
-  }
-  void copy_row(int dst, const SeqState& src, int src_row) override {
-    const auto* s = dynamic_cast<const LstmSeqState*>(&src);
-    if (!s) throw Error("copy_row: the source state belongs to another model family");
-    if (s->st.L != st.L || s->st.H != st.H || s->V != V)
-      throw Error("copy_row: the source state belongs to an LSTM of another shape");
-    check_row(dst, "copy_row (destination)");
-    s->check_row(src_row, "copy_row (source)");
-    for (int l = 0; l < st.L; ++l) {
-      std::copy_n(s->st.h_of(l) + size_t(src_row) * st.H, st.H, st.h_of(l) + size_t(dst) * st.H);
-      std::copy_n(s->st.c_of(l) + size_t(src_row) * st.H, st.H, st.c_of(l) + size_t(dst) * st.H);
-    }
-    std::copy_n(s->logits.begin() + size_t(src_row) * V, V, logits.begin() + size_t(dst) * V);
-    n = s->n;  // rows advance together
-  }
-  size_t bytes() const override { return (st.h.size() + st.c.size() + logits.size()) * sizeof(float); }
-  int64_t steps() const override { return n; }
-  void check_row(int b, const char* what) const {
-    if (b < 0 || b >= st.B)
-      throw Error(std::string(what) + ": row " + std::to_string(b) + " is outside [0, " + std::to_string(st.B) + ")");
-  }
-};
-
-class LstmSeqModel final : public SeqModel {
- public:
-  explicit LstmSeqModel(const LstmConfig& c) : lm_(c) {}
-  std::string family() const override { return "lstm"; }
-  int vocab_size() const override { return lm_.config().vocab_size; }
-  int context_length() const override { return lm_.config().context_length; }
-  json config_json() const override { return lstm_config_to_json(lm_.config()); }
-  const ParamTable& table() const override { return lm_.table(); }
-  std::vector<float>& params() override { return lm_.params(); }
-  const std::vector<float>& params() const override { return lm_.params(); }
-  std::vector<float>& grads() override { return lm_.grads(); }
-  void init(uint64_t seed) override { lm_.init(seed); }
-  double forward(const int32_t* ids, const int32_t* targets, int B, int L) override {
-    return lm_.forward(ids, targets, B, L);
-  }
-  void backward(double d_loss) override { lm_.backward(d_loss); }
-  void target_nll(float* out) const override { lm_.target_nll(out); }
-  void set_label_smoothing(double eps) override {
-    if (!(eps >= 0.0 && eps < 1.0))
-      throw Error("label smoothing " + std::to_string(eps) + " is outside [0, 1)");
-    lm_.set_label_smoothing(eps);
-  }
-  std::unique_ptr<SeqState> new_state(int B) const override {
-    if (B <= 0) throw Error("new_state: batch " + std::to_string(B) + " must be positive");
-    auto s = std::make_unique<LstmSeqState>();
-    s->st = lm_.new_state(B);
-    s->V = vocab_size();
-    s->logits.assign(size_t(B) * s->V, 0.0f);
-    return s;
-  }
-  void feed(SeqState& state, const int32_t* ids, int S) const override {
-    auto* s = dynamic_cast<LstmSeqState*>(&state);
-    if (!s) throw Error("feed: the state belongs to another model family");
-    if (S <= 0) return;
-    lm_.feed(s->st, ids, S, s->logits.data());
-    s->n += S;
-  }
-  void next(SeqState& state, const PickFn& pick) const override {
-    auto* s = dynamic_cast<LstmSeqState*>(&state);
-    if (!s) throw Error("next: the state belongs to another model family");
-    if (s->n == 0) throw Error("next: feed at least one step (a BOS or control token) first");
-    std::vector<int32_t> chosen(size_t(s->batch()));
-    pick(0, s->logits.data(), chosen.data());
-  }
-
- private:
-  LstmLM<float> lm_;
+struct LstmTraits {
+  using LM = LstmLM<float>;
+  using Cache = LstmState<float>;
+  static constexpr const char* kFamily = "lstm";
+  static json config_json(const LM& lm) { return lstm_config_to_json(lm.config()); }
+  static Cache new_cache(const LM& lm, int B) { return lm.new_state(B); }
 };
 }  // namespace
 
 std::unique_ptr<SeqModel> make_lstm_model(const json& cfg, const std::string& what) {
-  return std::make_unique<LstmSeqModel>(lstm_config_from_json(cfg, what));
+  return std::make_unique<FlatSeqModel<LstmTraits>>(lstm_config_from_json(cfg, what));
 }
 
 }  // namespace xm::model

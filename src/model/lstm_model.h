@@ -48,6 +48,9 @@ struct LstmState {
   T* c_of(int l) { return c.data() + size_t(l) * B * H; }
   const T* h_of(int l) const { return h.data() + size_t(l) * B * H; }
   const T* c_of(int l) const { return c.data() + size_t(l) * B * H; }
+  void reset_row(int b);                                       // zeros row b of every layer
+  void copy_row(int dst, const LstmState& src, int src_row);  // src may be *this
+  size_t bytes() const { return (h.size() + c.size()) * sizeof(T); }
 };
 
 template <class T>

@@ -13,6 +13,7 @@
 #endif
 
 #include "core/error.h"
+#include "model/flat_seq_model.h"
 #include "model/seq_model.h"
 #include "model/xlstm_lm.h"
 #include "nn/gemm.h"
@@ -550,80 +551,17 @@ template class TransformerLM<double>;
 
 // ---------------------------------------------------------------------------------------------- SeqModel
 namespace {
-struct TransformerSeqState final : SeqState {
-  KvCache<float> kv;
-  std::vector<float> logits;  // (B, V) after the last fed step
-  int V = 0;
-  int64_t n = 0;
-  int batch() const override { return kv.B; }
-  void reset_row(int b) override {
-    kv.reset_row(b);
-    std::fill_n(logits.begin() + size_t(b) * V, V, 0.0f);
-  }
-  void copy_row(int dst, const SeqState& src, int src_row) override {
-    const auto* s = dynamic_cast<const TransformerSeqState*>(&src);
-    if (!s) throw Error("copy_row: the source state belongs to another model family");
-    if (s->V != V) throw Error("copy_row: the source state belongs to a transformer of another vocabulary");
-    kv.copy_row(dst, s->kv, src_row);
-    if (s != this || dst != src_row)
-      std::copy_n(s->logits.begin() + size_t(src_row) * V, V, logits.begin() + size_t(dst) * V);
-    n = s->n;  // rows advance together
-  }
-  size_t bytes() const override { return kv.bytes() + logits.size() * sizeof(float); }
-  int64_t steps() const override { return n; }
-};
-
-class TransformerSeqModel final : public SeqModel {
- public:
-  explicit TransformerSeqModel(const TransformerConfig& c) : lm_(c) {}
-  std::string family() const override { return "transformer"; }
-  int vocab_size() const override { return lm_.config().vocab_size; }
-  int context_length() const override { return lm_.config().context_length; }
-  json config_json() const override { return transformer_config_to_json(lm_.config()); }
-  const ParamTable& table() const override { return lm_.table(); }
-  std::vector<float>& params() override { return lm_.params(); }
-  const std::vector<float>& params() const override { return lm_.params(); }
-  std::vector<float>& grads() override { return lm_.grads(); }
-  void init(uint64_t seed) override { lm_.init(seed); }
-  double forward(const int32_t* ids, const int32_t* targets, int B, int L) override {
-    return lm_.forward(ids, targets, B, L);
-  }
-  void backward(double d_loss) override { lm_.backward(d_loss); }
-  void target_nll(float* out) const override { lm_.target_nll(out); }
-  void set_label_smoothing(double eps) override {
-    if (!(eps >= 0.0 && eps < 1.0)) throw Error("label smoothing " + std::to_string(eps) + " is outside [0, 1)");
-    lm_.set_label_smoothing(eps);
-  }
-  std::unique_ptr<SeqState> new_state(int B) const override {
-    if (B <= 0) throw Error("new_state: batch " + std::to_string(B) + " must be positive");
-    auto s = std::make_unique<TransformerSeqState>();
-    s->kv = lm_.new_cache(B);
-    s->V = vocab_size();
-    s->logits.assign(size_t(B) * s->V, 0.0f);
-    return s;
-  }
-  void feed(SeqState& state, const int32_t* ids, int S) const override {
-    auto* s = dynamic_cast<TransformerSeqState*>(&state);
-    if (!s) throw Error("feed: the state belongs to another model family");
-    if (S <= 0) return;
-    lm_.feed(s->kv, ids, S, s->logits.data());
-    s->n += S;
-  }
-  void next(SeqState& state, const PickFn& pick) const override {
-    auto* s = dynamic_cast<TransformerSeqState*>(&state);
-    if (!s) throw Error("next: the state belongs to another model family");
-    if (s->n == 0) throw Error("next: feed at least one step (a BOS or control token) first");
-    std::vector<int32_t> chosen(size_t(s->batch()));
-    pick(0, s->logits.data(), chosen.data());
-  }
-
- private:
-  TransformerLM<float> lm_;
+struct TransformerTraits {
+  using LM = TransformerLM<float>;
+  using Cache = KvCache<float>;
+  static constexpr const char* kFamily = "transformer";
+  static json config_json(const LM& lm) { return transformer_config_to_json(lm.config()); }
+  static Cache new_cache(const LM& lm, int B) { return lm.new_cache(B); }
 };
 }  // namespace
 
 std::unique_ptr<SeqModel> make_transformer_model(const json& cfg, const std::string& what) {
-  return std::make_unique<TransformerSeqModel>(transformer_config_from_json(cfg, what));
+  return std::make_unique<FlatSeqModel<TransformerTraits>>(transformer_config_from_json(cfg, what));
 }
 
 }  // namespace xm::model
