@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_clock.h"
 #include "core/json.h"
 #include "model/optim.h"
 #include "model/seq_model.h"
@@ -22,12 +23,9 @@
 using namespace xm::model;
 using xm::json;
 
+using xm::bench::now;
+
 namespace {
-double now(clockid_t id) {
-  timespec t;
-  clock_gettime(id, &t);
-  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
-}
 struct Timing {
   double wall = 0, cpu = 0, tokens = 0;
 };

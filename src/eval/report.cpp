@@ -1,5 +1,5 @@
-// report.cpp: see report.h. Markdown text and SVG drawn by hand (axes, "nice" ticks, polylines, bars).
-// Not the numbers (compare.cpp).
+// report.cpp: see report.h. Markdown text and SVG drawn by hand (polylines, bars) in the plot frame of
+// core/svg.h. Not the numbers (compare.cpp).
 #include "eval/report.h"
 
 #include <algorithm>
@@ -15,58 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 using svg::fmt;
-using svg::nice_ticks;
-using svg::tick_label;
-
-// The frame of a plot: background, title, grid with tick labels, axis names. X/Y map data to pixels.
-struct Frame {
-  double W = 640, H = 300, L = 64, R = 16, T = 34, B = 46;
-  double xlo = 0, xhi = 1, ylo = 0, yhi = 1;
-  double pw() const { return W - L - R; }
-  double ph() const { return H - T - B; }
-  double X(double x) const { return L + pw() * (x - xlo) / (xhi - xlo); }
-  double Y(double y) const { return T + ph() * (1.0 - (y - ylo) / (yhi - ylo)); }
-  std::string open(const std::string& title, const std::string& xname, const std::string& yname,
-                   bool x_ticks = true) const {
-    std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", W) + "\" height=\"" +
-                    fmt("%.0f", H) + "\" viewBox=\"0 0 " + fmt("%.0f", W) + " " + fmt("%.0f", H) +
-                    "\" font-family=\"sans-serif\" font-size=\"12\">\n";
-    s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-    s += "<text x=\"" + fmt("%.0f", W / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" + svg::escape(title) +
-         "</text>\n";
-    for (double v : nice_ticks(ylo, yhi, 5)) {
-      s += "<line x1=\"" + fmt("%.1f", L) + "\" y1=\"" + fmt("%.1f", Y(v)) + "\" x2=\"" + fmt("%.1f", L + pw()) +
-           "\" y2=\"" + fmt("%.1f", Y(v)) + "\" stroke=\"#e4e4e4\"/>\n";
-      s += "<text x=\"" + fmt("%.1f", L - 6) + "\" y=\"" + fmt("%.1f", Y(v) + 4) + "\" text-anchor=\"end\">" +
-           tick_label(v) + "</text>\n";
-    }
-    if (x_ticks)
-      for (double v : nice_ticks(xlo, xhi, 8))
-        s += "<text x=\"" + fmt("%.1f", X(v)) + "\" y=\"" + fmt("%.1f", T + ph() + 16) +
-             "\" text-anchor=\"middle\">" + tick_label(v) + "</text>\n";
-    s += "<rect x=\"" + fmt("%.1f", L) + "\" y=\"" + fmt("%.1f", T) + "\" width=\"" + fmt("%.1f", pw()) +
-         "\" height=\"" + fmt("%.1f", ph()) + "\" fill=\"none\" stroke=\"#444\"/>\n";
-    s += "<text x=\"" + fmt("%.1f", L + pw() / 2) + "\" y=\"" + fmt("%.1f", H - 8) + "\" text-anchor=\"middle\">" +
-         svg::escape(xname) + "</text>\n";
-    s += "<text transform=\"translate(16," + fmt("%.1f", T + ph() / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
-         svg::escape(yname) + "</text>\n";
-    return s;
-  }
-};
-
-std::string legend(double x, double y, const std::vector<std::pair<std::string, std::string>>& items) {
-  std::string s = "<rect x=\"" + fmt("%.1f", x - 8) + "\" y=\"" + fmt("%.1f", y - 12) + "\" width=\"190\" height=\"" +
-                  fmt("%.0f", 18.0 * double(items.size()) + 6) +
-                  "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
-  for (size_t i = 0; i < items.size(); ++i) {
-    const double yy = y + 18.0 * double(i);
-    s += "<line x1=\"" + fmt("%.1f", x) + "\" y1=\"" + fmt("%.1f", yy) + "\" x2=\"" + fmt("%.1f", x + 24) +
-         "\" y2=\"" + fmt("%.1f", yy) + "\" stroke=\"" + items[i].second + "\" stroke-width=\"3\"/>\n";
-    s += "<text x=\"" + fmt("%.1f", x + 30) + "\" y=\"" + fmt("%.1f", yy + 4) + "\">" + svg::escape(items[i].first) +
-         "</text>\n";
-  }
-  return s;
-}
+using svg::Frame;
 
 const char* kGen = "#1f77b4";
 const char* kRef = "#ff7f0e";
@@ -101,8 +50,8 @@ std::string distance_pdf_svg(const FeatureComparison& f) {
   line(f.pdf_intra_reference, kRef);
   line(f.pdf_intra_generated, kGen);
   line(f.pdf_inter, kInter);
-  s += legend(fr.L + fr.pw() - 196, fr.T + 16,
-              {{"intra-set, generated", kGen}, {"intra-set, reference", kRef}, {"inter-set", kInter}});
+  s += svg::legend(fr.L + fr.pw() - 196, fr.T + 16, 190,
+                   {{"intra-set, generated", kGen}, {"intra-set, reference", kRef}, {"inter-set", kInter}});
   s += "</svg>\n";
   return s;
 }
@@ -124,14 +73,12 @@ std::string pitch_class_svg(const FeatureComparison& f) {
     for (int k = 0; k < 2; ++k) {
       if (bars[k].first->size() != 12) continue;
       const double v = (*bars[k].first)[size_t(pc)];
-      s += "<rect x=\"" + fmt("%.1f", x0 + bw * k) + "\" y=\"" + fmt("%.1f", fr.Y(v)) + "\" width=\"" +
-           fmt("%.1f", bw) + "\" height=\"" + fmt("%.1f", fr.Y(0) - fr.Y(v)) + "\" fill=\"" + bars[k].second +
-           "\"/>\n";
+      s += svg::rect(x0 + bw * k, fr.Y(v), bw, fr.Y(0) - fr.Y(v),
+                     "fill=\"" + std::string(bars[k].second) + "\"");
     }
-    s += "<text x=\"" + fmt("%.1f", fr.X(pc + 0.5)) + "\" y=\"" + fmt("%.1f", fr.T + fr.ph() + 16) +
-         "\" text-anchor=\"middle\">" + names[pc] + "</text>\n";
+    s += svg::text(fr.X(pc + 0.5), fr.T + fr.ph() + 16, names[pc], "text-anchor=\"middle\"");
   }
-  s += legend(fr.L + fr.pw() - 196, fr.T + 16, {{"generated", kGen}, {"reference", kRef}});
+  s += svg::legend(fr.L + fr.pw() - 196, fr.T + 16, 190, {{"generated", kGen}, {"reference", kRef}});
   s += "</svg>\n";
   return s;
 }
