@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "model/optim.h"
+#include "model/seq_model.h"
 #include "model/xlstm_lm.h"
 #include "nn/gemm.h"
 
@@ -79,11 +80,14 @@ struct Baseline {
   double train, forward, gen_b1, gen_b16;
 };
 const Baseline* baseline_for(const std::string& model) {
-  static const Baseline mixed{2492, 8657, 649, 2884}, mlstm{3703, 11414, 709, 3036};
+  static const Baseline mixed{2492, 8657, 649, 2884}, mlstm{3703, 11414, 709, 3036}, lstm{9363, 34126, 2062, 27269};
   if (model == "mixed") return &mixed;
   if (model == "mlstm") return &mlstm;
+  if (model == "lstm") return &lstm;  // torch.nn.LSTM 3 x 256
   return nullptr;
 }
+
+bool is_xlstm(const std::string& name) { return name == "mixed" || name == "mlstm"; }
 
 }  // namespace
 
@@ -96,6 +100,44 @@ XlstmConfig bench_model_config(const std::string& name) {
     return c;
   }
   throw Error("bench: unknown model \"" + name + "\"; use mixed, mlstm or both");
+}
+
+std::vector<std::string> bench_model_names() { return {"mixed", "mlstm", "lstm", "transformer"}; }
+
+json bench_seq_model_config(const std::string& name, int S) {
+  if (is_xlstm(name)) {
+    json c = json::parse(config_to_json(bench_model_config(name)).dump());
+    c["family"] = "xlstm";
+    return c;
+  }
+  const int V = music_reference_config().vocab_size, D = music_reference_config().embedding_dim;
+  if (name == "lstm")
+    return {{"family", "lstm"},    {"vocab_size", V},   {"context_length", S}, {"embedding_dim", D},
+            {"hidden_dim", D},     {"num_layers", 3},   {"tie_weights", false}};
+  if (name == "transformer")
+    return {{"family", "transformer"}, {"vocab_size", V}, {"context_length", S}, {"embedding_dim", D},
+            {"num_layers", 2},         {"num_heads", 4},  {"ffn_dim", 4 * D},    {"positions", "rotary"}};
+  throw Error("bench: unknown model \"" + name + "\"; use mixed, mlstm, lstm or transformer");
+}
+
+double forward_flops_per_token(const json& cfg, int S) {
+  const std::string family = cfg.value("family", std::string("xlstm"));
+  if (family == "xlstm") {
+    json official = cfg;
+    official.erase("family");
+    return forward_flops_per_token(config_from_json(official), S);
+  }
+  const double V = cfg.at("vocab_size").get<double>(), D = cfg.at("embedding_dim").get<double>();
+  const int L = cfg.at("num_layers").get<int>();
+  double f = 2 * D * V;  // head (LSTM: from hidden_dim = D here, no projection)
+  if (family == "lstm") {
+    const double H = cfg.at("hidden_dim").get<double>();
+    for (int l = 0; l < L; ++l) f += 2 * 4 * H * ((l == 0 ? D : H) + H);
+    return f;
+  }
+  const double F = cfg.at("ffn_dim").get<double>();
+  // QKV and output projections, FFN, and causal attention: q k^T and p v over (S+1)/2 keys on average
+  return f + L * (2 * 4 * D * D + 2 * 2 * D * F + 2 * 2 * D * (double(S) + 1) / 2);
 }
 
 double forward_flops_per_token(const XlstmConfig& cfg, int S) {
@@ -133,6 +175,64 @@ std::pair<double, double> measure_gemm_gflops(int n, int reps) {
   return {flop / t.wall_s / 1e9, flop / t.cpu_s / 1e9};
 }
 
+namespace {
+// The same phases for a model of another family through the SeqModel interface (the LSTM and Transformer
+// baselines): a training step (zero_grad, forward, backward, clipping, AdamW), a forward pass, greedy
+// generation with new_state / next / feed, and the prefill as one feed() of the whole prompt.
+void run_seq_model(BenchModelResult& m, const BenchOptions& opt, const std::function<void(const std::string&)>& say) {
+  const int B = opt.B, S = opt.S;
+  std::unique_ptr<SeqModel> model = make_seq_model(m.config, "bench model " + m.name);
+  const int V = model->vocab_size();
+  model->init(opt.seed);
+  m.params = model->num_params();
+  m.fwd_flops_per_token = forward_flops_per_token(m.config, S);
+  m.train_flops_per_token = 3 * m.fwd_flops_per_token;
+
+  const std::vector<int32_t> data = random_tokens(size_t(B) * (S + 1), V, opt.seed + 1);
+  std::vector<int32_t> ids(size_t(B) * S), targets(size_t(B) * S);
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < S; ++t) {
+      ids[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t];
+      targets[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t + 1];
+    }
+  AdamW<float> adamw(model->table());
+  say(m.name + ": training steps");
+  m.train = time_runs(opt.warmup, opt.train_steps, double(B) * S, [&] {
+    model->zero_grad();
+    m.last_loss = model->forward(ids.data(), targets.data(), B, S);
+    model->backward(1.0);
+    clip_grad_norm(model->grads().data(), model->num_params(), 1.0);
+    adamw.step(model->params().data(), model->grads().data(), 1e-3);
+  });
+  say(m.name + ": forward");
+  m.forward = time_runs(1, opt.train_steps, double(B) * S, [&] { model->forward(ids.data(), nullptr, B, S); });
+
+  for (int gb : opt.gen_batches) {
+    say(m.name + ": generation, batch " + std::to_string(gb));
+    std::vector<int32_t> cur(static_cast<size_t>(gb), 0);
+    const PickFn greedy = [&](int, const float* logits, int32_t* chosen) {
+      argmax_rows(chosen, logits, gb, V);
+      std::copy_n(chosen, gb, cur.begin());
+    };
+    m.generate.push_back({gb, time_runs(1, opt.repeats, double(gb) * opt.gen_tokens, [&] {
+                            std::unique_ptr<SeqState> state = model->new_state(gb);
+                            std::fill(cur.begin(), cur.end(), 0);
+                            model->feed(*state, cur.data(), 1);
+                            for (int t = 1; t < opt.gen_tokens; ++t) {
+                              model->next(*state, greedy);
+                              model->feed(*state, cur.data(), 1);
+                            }
+                          })});
+  }
+  say(m.name + ": prefill " + std::to_string(opt.prefill_tokens) + " tokens");
+  const std::vector<int32_t> prompt = random_tokens(size_t(opt.prefill_tokens), V, opt.seed + 2);
+  m.prefill = time_runs(1, opt.repeats, double(opt.prefill_tokens), [&] {
+    std::unique_ptr<SeqState> state = model->new_state(1);
+    model->feed(*state, prompt.data(), opt.prefill_tokens);
+  });
+}
+}  // namespace
+
 BenchReport run_benchmark(const BenchOptions& opt_in, const std::function<void(const std::string&)>& progress) {
   BenchOptions opt = opt_in;
   if (opt.quick) {
@@ -151,62 +251,67 @@ BenchReport run_benchmark(const BenchOptions& opt_in, const std::function<void(c
   for (const std::string& name : opt.models) {
     BenchModelResult m;
     m.name = name;
-    m.config = bench_model_config(name);
-    const XlstmConfig& cfg = m.config;
-    const int V = cfg.vocab_size, B = opt.B, S = opt.S;
-    XlstmLM<float> model(cfg);
-    model.init(opt.seed);
-    m.params = model.num_params();
-    m.fwd_flops_per_token = forward_flops_per_token(cfg, S);
-    m.train_flops_per_token = 3 * m.fwd_flops_per_token;
+    m.config = bench_seq_model_config(name, opt.S);
+    m.family = m.config.at("family").get<std::string>();
+    if (m.family != "xlstm") {
+      run_seq_model(m, opt, say);
+    } else {
+      const XlstmConfig cfg = bench_model_config(name);
+      const int V = cfg.vocab_size, B = opt.B, S = opt.S;
+      XlstmLM<float> model(cfg);
+      model.init(opt.seed);
+      m.params = model.num_params();
+      m.fwd_flops_per_token = forward_flops_per_token(cfg, S);
+      m.train_flops_per_token = 3 * m.fwd_flops_per_token;
 
-    // Training: forward + backward + clip + AdamW on random next-token data.
-    const std::vector<int32_t> data = random_tokens(size_t(B) * (S + 1), V, opt.seed + 1);
-    std::vector<int32_t> ids(size_t(B) * S), targets(size_t(B) * S);
-    for (int b = 0; b < B; ++b)
-      for (int t = 0; t < S; ++t) {
-        ids[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t];
-        targets[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t + 1];
-      }
-    AdamW<float> adamw(model.table());
-    LmCache<float> cache;
-    const std::vector<MicroBatch> micro{{ids.data(), targets.data(), B, S}};
-    say(name + ": training steps");
-    m.train = time_runs(opt.warmup, opt.train_steps, double(B) * S, [&] {
-      m.last_loss = train_step(model, adamw, cache, micro, 1e-3, 1.0).loss;
-    });
-    say(name + ": forward");
-    m.forward = time_runs(1, opt.train_steps, double(B) * S,
-                          [&] { model.forward(cache, ids.data(), nullptr, B, S); });
-
-    // Generation: greedy recurrent steps from a one-token prompt (token 0), gen_tokens new tokens per row.
-    for (int gb : opt.gen_batches) {
-      say(name + ": generation, batch " + std::to_string(gb));
-      LmState<float> state = model.new_state(gb);
-      Workspace<float> ws;
-      std::vector<float> logits(size_t(gb) * V);
-      std::vector<int32_t> cur(static_cast<size_t>(gb), 0);
-      auto generate = [&] {
-        state.reset();
-        std::fill(cur.begin(), cur.end(), 0);
-        for (int t = 0; t < opt.gen_tokens; ++t) {
-          model.step(logits.data(), state, cur.data(), ws);
-          argmax_rows(cur.data(), logits.data(), gb, V);
+      // Training: forward + backward + clip + AdamW on random next-token data.
+      const std::vector<int32_t> data = random_tokens(size_t(B) * (S + 1), V, opt.seed + 1);
+      std::vector<int32_t> ids(size_t(B) * S), targets(size_t(B) * S);
+      for (int b = 0; b < B; ++b)
+        for (int t = 0; t < S; ++t) {
+          ids[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t];
+          targets[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t + 1];
         }
-      };
-      m.generate.push_back({gb, time_runs(1, opt.repeats, double(gb) * opt.gen_tokens, generate)});
-    }
-
-    // Prefill of a long prompt at batch 1 (chunkwise mLSTM, fused sLSTM scan), from the zero state.
-    say(name + ": prefill " + std::to_string(opt.prefill_tokens) + " tokens");
-    {
-      const std::vector<int32_t> prompt = random_tokens(size_t(opt.prefill_tokens), V, opt.seed + 2);
-      LmState<float> state = model.new_state(1);
-      LmCache<float> pc;
-      m.prefill = time_runs(1, opt.repeats, double(opt.prefill_tokens), [&] {
-        state.reset();
-        model.prefill(pc, state, prompt.data(), opt.prefill_tokens);
+      AdamW<float> adamw(model.table());
+      LmCache<float> cache;
+      const std::vector<MicroBatch> micro{{ids.data(), targets.data(), B, S}};
+      say(name + ": training steps");
+      m.train = time_runs(opt.warmup, opt.train_steps, double(B) * S, [&] {
+        m.last_loss = train_step(model, adamw, cache, micro, 1e-3, 1.0).loss;
       });
+      say(name + ": forward");
+      m.forward = time_runs(1, opt.train_steps, double(B) * S,
+                            [&] { model.forward(cache, ids.data(), nullptr, B, S); });
+
+      // Generation: greedy recurrent steps from a one-token prompt (token 0), gen_tokens new tokens per row.
+      for (int gb : opt.gen_batches) {
+        say(name + ": generation, batch " + std::to_string(gb));
+        LmState<float> state = model.new_state(gb);
+        Workspace<float> ws;
+        std::vector<float> logits(size_t(gb) * V);
+        std::vector<int32_t> cur(static_cast<size_t>(gb), 0);
+        auto generate = [&] {
+          state.reset();
+          std::fill(cur.begin(), cur.end(), 0);
+          for (int t = 0; t < opt.gen_tokens; ++t) {
+            model.step(logits.data(), state, cur.data(), ws);
+            argmax_rows(cur.data(), logits.data(), gb, V);
+          }
+        };
+        m.generate.push_back({gb, time_runs(1, opt.repeats, double(gb) * opt.gen_tokens, generate)});
+      }
+
+      // Prefill of a long prompt at batch 1 (chunkwise mLSTM, fused sLSTM scan), from the zero state.
+      say(name + ": prefill " + std::to_string(opt.prefill_tokens) + " tokens");
+      {
+        const std::vector<int32_t> prompt = random_tokens(size_t(opt.prefill_tokens), V, opt.seed + 2);
+        LmState<float> state = model.new_state(1);
+        LmCache<float> pc;
+        m.prefill = time_runs(1, opt.repeats, double(opt.prefill_tokens), [&] {
+          state.reset();
+          model.prefill(pc, state, prompt.data(), opt.prefill_tokens);
+        });
+      }
     }
     const double peak = r.gemm_gflops * 1e9;
     if (peak > 0) {
@@ -255,6 +360,8 @@ ordered_json bench_to_json(const BenchReport& r) {
   for (const auto& m : r.models) {
     ordered_json e;
     e["model"] = m.name;
+    e["family"] = m.family;
+    e["config"] = m.config;
     e["params"] = m.params;
     e["forward_flops_per_token"] = m.fwd_flops_per_token;
     e["train_flops_per_token"] = m.train_flops_per_token;

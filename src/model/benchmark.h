@@ -1,5 +1,6 @@
-// benchmark.h: the engine speed benchmark behind `xlstm-music bench`: the music reference config (and its all-mLSTM
-// twin) timed for training steps, forward passes, greedy generation at batch 1 and 16, and a long-prompt prefill,
+// benchmark.h: the engine speed benchmark behind `xlstm-music bench`: the music reference config (its all-mLSTM
+// twin, and the LSTM and Transformer baselines of the same size, through SeqModel) timed for training steps,
+// forward passes, greedy generation at batch 1 and 16, and a long-prompt prefill,
 // with the FLOPs per token, the machine's own GEMM peak on the same threads, model FLOP utilisation and peak memory.
 // Not a unit test (nothing is asserted) and not a profiler.
 #pragma once
@@ -15,7 +16,8 @@
 namespace xm::model {
 
 struct BenchOptions {
-  std::vector<std::string> models = {"mixed"};  // "mixed" (m,s,m,m) and/or "mlstm" (all mLSTM)
+  // "mixed" (xLSTM m,s,m,m), "mlstm" (all mLSTM), "lstm" (3 x 256), "transformer" (2 layers, width 256)
+  std::vector<std::string> models = {"mixed"};
   int B = 16, S = 256;                          // training / forward batch
   int train_steps = 7, warmup = 3;              // median of train_steps after warmup (also for forward)
   int gen_tokens = 256;                         // new tokens per generation run
@@ -37,8 +39,9 @@ struct BenchTiming {
 };
 
 struct BenchModelResult {
-  std::string name;  // "mixed" or "mlstm"
-  XlstmConfig config;
+  std::string name;    // "mixed", "mlstm", "lstm" or "transformer"
+  std::string family;  // "xlstm", "lstm" or "transformer"
+  json config;         // the model config (model files' schema; for xLSTM the official one)
   int64_t params = 0;
   double fwd_flops_per_token = 0;    // forward GEMM-shaped flops per token at sequence S (2 per multiply-add)
   double train_flops_per_token = 0;  // 3x forward
@@ -58,12 +61,21 @@ struct BenchReport {
   std::vector<BenchModelResult> models;
 };
 
-// The two benchmark models: "mixed" = music_reference_config(), "mlstm" = the same with no sLSTM block.
+// The benchmark models' names, in the order `both`/`all` run them.
+std::vector<std::string> bench_model_names();  // mixed, mlstm, lstm, transformer
+// The xLSTM benchmark models: "mixed" = music_reference_config(), "mlstm" = the same with no sLSTM block.
 // Throws xm::Error naming the model otherwise.
 XlstmConfig bench_model_config(const std::string& name);
+// The config (model files' schema, with "family") of any benchmark model at sequence length S: the two above,
+// "lstm" = the reference document's torch.nn.LSTM 3 x 256 (embedding 256, untied head), "transformer" = the
+// small preset's baseline (2 pre-LN layers of width 256, 4 heads, FFN 1,024, rotary positions).
+json bench_seq_model_config(const std::string& name, int S);
 // Forward flops per token of a config at sequence length S (GEMM-shaped work only: projections, headwise
 // projections, gate pre-activations, the causal mLSTM attention-like products, the sLSTM recurrence, FFN, head).
 double forward_flops_per_token(const XlstmConfig& cfg, int S);
+// The same for a config of any family as bench_seq_model_config returns (LSTM: input and recurrent products
+// and head; Transformer: QKV and output projections, causal attention, FFN and head).
+double forward_flops_per_token(const json& cfg, int S);
 // sgemm n^3 through xm::nn::gemm on the current threads: {median wall GFLOP/s, median GFLOP per CPU-second}.
 std::pair<double, double> measure_gemm_gflops(int n = 1024, int reps = 7);
 
