@@ -13,7 +13,7 @@ import sys
 X = sys.argv[1] if len(sys.argv) > 1 else "out/experiments"
 FAMILIES = ["xlstm", "lstm", "transformer"]
 NAMES = {"xlstm": "xLSTM", "lstm": "LSTM", "transformer": "Transformer", "tuple": "xLSTM, note tuples",
-         "lstm-lr3": "LSTM (lr 3e-3)"}
+         "lstm-lr3": "LSTM (lr 3e-3)", "xlstm-long": "xLSTM, 1,500 steps"}
 
 
 def load(name):
@@ -70,7 +70,7 @@ def section(title):
 section("1. JSB chorales (NLL per token = per voice per 16th note)")
 print("| family | params | steps | tokens seen | CPU s | valid NLL | test NLL |")
 print("|---|---:|---:|---:|---:|---:|---:|")
-for f in FAMILIES:
+for f in FAMILIES + ["xlstm-long"]:
     v, t, s = load(f"eval-jsb-{f}-valid.json"), load(f"eval-jsb-{f}-test.json"), train_summary(f"jsb-{f}")
     if not (v and t and s):
         continue

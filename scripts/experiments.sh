@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # experiments.sh: reruns the five model-family experiments of docs/results.md (issue 6): JSB note-wise,
 # the multi-genre corpus, length extrapolation, generated against held-out music, note tuples against REMI.
-# Needs ../shared/datasets. On the 2-core development machine it took about 75 minutes (two one-thread
-# trainings at a time). Every number in docs/results.md comes from a file this script writes under OUT.
+# Needs ../shared/datasets. On the 2-core development machine it takes about 100 minutes (two one-thread
+# trainings at a time, then the longer JSB run). Every number in docs/results.md comes from a file this script writes under OUT.
 # Usage: bash scripts/experiments.sh [OUT_DIR]   (default: out/experiments)
 #        XM_STAGE=speed|train|eval|gen|plots runs one stage only (the stages after training read its models).
 set -euo pipefail
@@ -66,6 +66,12 @@ EOF
     --family $2 --out "$X/$0.safetensors" --steps $3 --batch $4 --seq $5 --lr ${6:-1e-3} --warmup 50 --eval-every 0 \
     --eval-windows 64 --checkpoint-every 100 --threads 1 --seed 1 --quiet > "$X/$0.out" 2>&1; } 2>> "$X/$0.out"' \
     < "$X/jobs.txt"
+  # A longer xLSTM run on JSB (experiment 1: how far more time takes it): 1,500 steps, the whole validation
+  # split every 250 steps.
+  TIMEFORMAT="%U user %R wall"
+  { time "$BIN" train --data "$X/jsb" --preset small --family xlstm --out "$X/jsb-xlstm-long.safetensors" \
+      --steps 1500 --batch 4 --seq 1024 --warmup 50 --eval-every 250 --eval-windows 0 --checkpoint-every 100 \
+      --threads 1 --seed 1 --quiet > "$X/jsb-xlstm-long.out" 2>&1; } 2>> "$X/jsb-xlstm-long.out"
 fi
 
 FAMILIES="xlstm lstm transformer"
@@ -73,9 +79,13 @@ if stage eval; then
   for f in $FAMILIES lstm-lr3; do
     # 1. JSB: every chorale as one sequence (--positions longer than any chorale), valid and test.
     if [ $f != lstm-lr3 ]; then
-      for split in valid test; do
-        "$BIN" eval --model "$X/jsb-$f.safetensors" --data "$X/jsb" --split $split --positions 4096 --bucket 256 \
-          --batch 4 --threads 1 --json --quiet > "$X/eval-jsb-$f-$split.json"
+      jsb=$f
+      [ $f = xlstm ] && jsb="xlstm xlstm-long"
+      for j in $jsb; do
+        for split in valid test; do
+          "$BIN" eval --model "$X/jsb-$j.safetensors" --data "$X/jsb" --split $split --positions 4096 --bucket 256 \
+            --batch 4 --threads 1 --json --quiet > "$X/eval-jsb-$j-$split.json"
+        done
       done
     fi
     # 2. Multi-genre: windows of 512 tokens from the zero state (as in training), per genre.
