@@ -356,6 +356,7 @@ void LstmState<T>::copy_row(int dst, const LstmState& src, int src_row) {
   if (dst < 0 || dst >= B) throw Error("copy_row: destination row " + std::to_string(dst) + " is outside [0, " + std::to_string(B) + ")");
   if (src_row < 0 || src_row >= src.B)
     throw Error("copy_row: source row " + std::to_string(src_row) + " is outside [0, " + std::to_string(src.B) + ")");
+  if (&src == this && dst == src_row) return;
   for (int l = 0; l < L; ++l) {
     std::copy_n(src.h_of(l) + size_t(src_row) * H, H, h_of(l) + size_t(dst) * H);
     std::copy_n(src.c_of(l) + size_t(src_row) * H, H, c_of(l) + size_t(dst) * H);
