@@ -67,6 +67,17 @@ std::vector<int32_t> random_tokens(size_t n, int V, uint64_t seed) {
   return t;
 }
 
+// B rows of S random next-token pairs: ids[b][t] and targets[b][t] = the id after it.
+void random_batch(std::vector<int32_t>& ids, std::vector<int32_t>& targets, int B, int S, int V, uint64_t seed) {
+  const std::vector<int32_t> data = random_tokens(size_t(B) * (S + 1), V, seed);
+  ids.resize(size_t(B) * S), targets.resize(size_t(B) * S);
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < S; ++t) {
+      ids[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t];
+      targets[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t + 1];
+    }
+}
+
 // Greedy: the argmax of each row's logits.
 void argmax_rows(int32_t* ids, const float* logits, int B, int V) {
   for (int b = 0; b < B; ++b) {
@@ -176,6 +187,64 @@ std::pair<double, double> measure_gemm_gflops(int n, int reps) {
 }
 
 namespace {
+// The phases for an xLSTM model through XlstmLM itself: train_step, the forward, recurrent step() generation
+// and the chunkwise prefill.
+void run_xlstm_model(BenchModelResult& m, const BenchOptions& opt,
+                     const std::function<void(const std::string&)>& say) {
+  const std::string& name = m.name;
+  const XlstmConfig cfg = bench_model_config(name);
+  const int V = cfg.vocab_size, B = opt.B, S = opt.S;
+  XlstmLM<float> model(cfg);
+  model.init(opt.seed);
+  m.params = model.num_params();
+  m.fwd_flops_per_token = forward_flops_per_token(cfg, S);
+  m.train_flops_per_token = 3 * m.fwd_flops_per_token;
+
+  // Training: forward + backward + clip + AdamW on random next-token data.
+  std::vector<int32_t> ids, targets;
+  random_batch(ids, targets, B, S, V, opt.seed + 1);
+  AdamW<float> adamw(model.table());
+  LmCache<float> cache;
+  const std::vector<MicroBatch> micro{{ids.data(), targets.data(), B, S}};
+  say(name + ": training steps");
+  m.train = time_runs(opt.warmup, opt.train_steps, double(B) * S, [&] {
+    m.last_loss = train_step(model, adamw, cache, micro, 1e-3, 1.0).loss;
+  });
+  say(name + ": forward");
+  m.forward = time_runs(1, opt.train_steps, double(B) * S,
+                        [&] { model.forward(cache, ids.data(), nullptr, B, S); });
+
+  // Generation: greedy recurrent steps from a one-token prompt (token 0), gen_tokens new tokens per row.
+  for (int gb : opt.gen_batches) {
+    say(name + ": generation, batch " + std::to_string(gb));
+    LmState<float> state = model.new_state(gb);
+    Workspace<float> ws;
+    std::vector<float> logits(size_t(gb) * V);
+    std::vector<int32_t> cur(static_cast<size_t>(gb), 0);
+    auto generate = [&] {
+      state.reset();
+      std::fill(cur.begin(), cur.end(), 0);
+      for (int t = 0; t < opt.gen_tokens; ++t) {
+        model.step(logits.data(), state, cur.data(), ws);
+        argmax_rows(cur.data(), logits.data(), gb, V);
+      }
+    };
+    m.generate.push_back({gb, time_runs(1, opt.repeats, double(gb) * opt.gen_tokens, generate)});
+  }
+
+  // Prefill of a long prompt at batch 1 (chunkwise mLSTM, fused sLSTM scan), from the zero state.
+  say(name + ": prefill " + std::to_string(opt.prefill_tokens) + " tokens");
+  {
+    const std::vector<int32_t> prompt = random_tokens(size_t(opt.prefill_tokens), V, opt.seed + 2);
+    LmState<float> state = model.new_state(1);
+    LmCache<float> pc;
+    m.prefill = time_runs(1, opt.repeats, double(opt.prefill_tokens), [&] {
+      state.reset();
+      model.prefill(pc, state, prompt.data(), opt.prefill_tokens);
+    });
+  }
+}
+
 // The same phases for a model of another family through the SeqModel interface (the LSTM and Transformer
 // baselines): a training step (zero_grad, forward, backward, clipping, AdamW), a forward pass, greedy
 // generation with new_state / next / feed, and the prefill as one feed() of the whole prompt.
@@ -188,13 +257,8 @@ void run_seq_model(BenchModelResult& m, const BenchOptions& opt, const std::func
   m.fwd_flops_per_token = forward_flops_per_token(m.config, S);
   m.train_flops_per_token = 3 * m.fwd_flops_per_token;
 
-  const std::vector<int32_t> data = random_tokens(size_t(B) * (S + 1), V, opt.seed + 1);
-  std::vector<int32_t> ids(size_t(B) * S), targets(size_t(B) * S);
-  for (int b = 0; b < B; ++b)
-    for (int t = 0; t < S; ++t) {
-      ids[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t];
-      targets[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t + 1];
-    }
+  std::vector<int32_t> ids, targets;
+  random_batch(ids, targets, B, S, V, opt.seed + 1);
   AdamW<float> adamw(model->table());
   say(m.name + ": training steps");
   m.train = time_runs(opt.warmup, opt.train_steps, double(B) * S, [&] {
@@ -253,66 +317,10 @@ BenchReport run_benchmark(const BenchOptions& opt_in, const std::function<void(c
     m.name = name;
     m.config = bench_seq_model_config(name, opt.S);
     m.family = m.config.at("family").get<std::string>();
-    if (m.family != "xlstm") {
+    if (m.family == "xlstm")
+      run_xlstm_model(m, opt, say);
+    else
       run_seq_model(m, opt, say);
-    } else {
-      const XlstmConfig cfg = bench_model_config(name);
-      const int V = cfg.vocab_size, B = opt.B, S = opt.S;
-      XlstmLM<float> model(cfg);
-      model.init(opt.seed);
-      m.params = model.num_params();
-      m.fwd_flops_per_token = forward_flops_per_token(cfg, S);
-      m.train_flops_per_token = 3 * m.fwd_flops_per_token;
-
-      // Training: forward + backward + clip + AdamW on random next-token data.
-      const std::vector<int32_t> data = random_tokens(size_t(B) * (S + 1), V, opt.seed + 1);
-      std::vector<int32_t> ids(size_t(B) * S), targets(size_t(B) * S);
-      for (int b = 0; b < B; ++b)
-        for (int t = 0; t < S; ++t) {
-          ids[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t];
-          targets[size_t(b) * S + t] = data[size_t(b) * (S + 1) + t + 1];
-        }
-      AdamW<float> adamw(model.table());
-      LmCache<float> cache;
-      const std::vector<MicroBatch> micro{{ids.data(), targets.data(), B, S}};
-      say(name + ": training steps");
-      m.train = time_runs(opt.warmup, opt.train_steps, double(B) * S, [&] {
-        m.last_loss = train_step(model, adamw, cache, micro, 1e-3, 1.0).loss;
-      });
-      say(name + ": forward");
-      m.forward = time_runs(1, opt.train_steps, double(B) * S,
-                            [&] { model.forward(cache, ids.data(), nullptr, B, S); });
-
-      // Generation: greedy recurrent steps from a one-token prompt (token 0), gen_tokens new tokens per row.
-      for (int gb : opt.gen_batches) {
-        say(name + ": generation, batch " + std::to_string(gb));
-        LmState<float> state = model.new_state(gb);
-        Workspace<float> ws;
-        std::vector<float> logits(size_t(gb) * V);
-        std::vector<int32_t> cur(static_cast<size_t>(gb), 0);
-        auto generate = [&] {
-          state.reset();
-          std::fill(cur.begin(), cur.end(), 0);
-          for (int t = 0; t < opt.gen_tokens; ++t) {
-            model.step(logits.data(), state, cur.data(), ws);
-            argmax_rows(cur.data(), logits.data(), gb, V);
-          }
-        };
-        m.generate.push_back({gb, time_runs(1, opt.repeats, double(gb) * opt.gen_tokens, generate)});
-      }
-
-      // Prefill of a long prompt at batch 1 (chunkwise mLSTM, fused sLSTM scan), from the zero state.
-      say(name + ": prefill " + std::to_string(opt.prefill_tokens) + " tokens");
-      {
-        const std::vector<int32_t> prompt = random_tokens(size_t(opt.prefill_tokens), V, opt.seed + 2);
-        LmState<float> state = model.new_state(1);
-        LmCache<float> pc;
-        m.prefill = time_runs(1, opt.repeats, double(opt.prefill_tokens), [&] {
-          state.reset();
-          model.prefill(pc, state, prompt.data(), opt.prefill_tokens);
-        });
-      }
-    }
     const double peak = r.gemm_gflops * 1e9;
     if (peak > 0) {
       m.train_mfu = m.train.tok_per_s() * m.train_flops_per_token / peak;
