@@ -6,10 +6,13 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "model/config.h"
 #include "model/params.h"
+#include "nn/gemm.h"
 #include "nn/mlstm.h"
 #include "nn/ops.h"
 
@@ -21,9 +24,18 @@ namespace xm::model {
 template <class T>
 struct Workspace {
   std::vector<std::vector<T>> slots;
+  // Set while a team of threads shares this workspace: growing a slot then (which would move it under the other
+  // threads) is a bug in the team's sizing, and stops the program with a message instead of corrupting memory.
+  bool frozen = false;
   T* raw(size_t slot, size_t n) {
-    if (slots.size() <= slot) slots.resize(slot + 1);
-    if (slots[slot].size() < n) slots[slot].resize(n);
+    if (slots.size() <= slot || slots[slot].size() < n) {
+      if (frozen) {
+        std::fprintf(stderr, "xlstm-music: internal error: workspace slot %zu grown to %zu inside a step team\n", slot, n);
+        std::abort();
+      }
+      if (slots.size() <= slot) slots.resize(slot + 1);
+      slots[slot].resize(n);
+    }
     return slots[slot].data();
   }
   T* get(size_t slot, size_t n) {
@@ -101,10 +113,42 @@ void mlstm_block_forward(T* out, MlstmBlockCache<T>& c, const T* x, const MlstmB
 template <class T>
 void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, MlstmBlockCache<T>& c, const T* x,
                           const MlstmBlockView<T>& w, const MlstmBlockDims& d, Workspace<T>& ws);
+// The threads that step one batch together (generation): thread p of P owns rows [r0, r0 + n) of every activation
+// and state buffer, all of which hold the whole batch (d.B rows). Between two sync()s a thread touches only its own
+// rows; a weight product reads every row of its input, so it sits between two sync()s and splits its output
+// columns over the team (each weight is read once per step, by one core). P = 1: the whole batch on the calling
+// thread, each product parallel on its own (nn::gemm), as outside any team.
+struct StepTeam {
+  int p = 0, P = 1, r0 = 0, n = 0;
+  static StepTeam whole(int B) { return StepTeam{0, 1, 0, B}; }
+  void sync() const {
+    if (P > 1) {
+#pragma omp barrier
+    }
+  }
+  // out (B, N) = in (B, K) W (N, K)^T: this thread's share of the columns (16-column blocks), all B rows.
+  template <class T>
+  void product(T* out, const T* in, const T* W, int B, int K, int N) const {
+    if (P == 1) {
+      nn::linear_forward<T>(out, in, W, nullptr, B, K, N);
+      return;
+    }
+    const int blocks = (N + 15) / 16;
+    const int c0 = std::min(N, blocks * p / P * 16), c1 = std::min(N, blocks * (p + 1) / P * 16);
+    if (c1 > c0)
+      nn::gemm_serial<T>(false, true, B, c1 - c0, K, T(1), in, K, W + size_t(c0) * K, K, T(0), out + c0, N);
+  }
+};
+
 // One token for B rows: out (B, D) = x + block(x), state updated in place (d.S is ignored).
 template <class T>
 void mlstm_block_step(T* out, const T* x, const MlstmBlockView<T>& w, const MlstmBlockDims& d,
-                      MlstmBlockState<T>& state, Workspace<T>& ws);
+                      MlstmBlockState<T>& state, Workspace<T>& ws, const StepTeam& team);
+template <class T>
+void mlstm_block_step(T* out, const T* x, const MlstmBlockView<T>& w, const MlstmBlockDims& d,
+                      MlstmBlockState<T>& state, Workspace<T>& ws) {
+  mlstm_block_step(out, x, w, d, state, ws, StepTeam::whole(d.B));
+}
 
 template <class T>
 void slstm_block_forward(T* out, SlstmBlockCache<T>& c, const T* x, const SlstmBlockView<T>& w,
@@ -114,6 +158,13 @@ void slstm_block_backward(T* d_x, const SlstmBlockView<T>& g, const T* d_out, Sl
                           const SlstmBlockView<T>& w, const SlstmBlockDims& d, Workspace<T>& ws);
 template <class T>
 void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const SlstmBlockDims& d,
-                      SlstmBlockState<T>& state, Workspace<T>& ws);
+                      SlstmBlockState<T>& state, Workspace<T>& ws, const StepTeam& team);
+template <class T>
+void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const SlstmBlockDims& d,
+                      SlstmBlockState<T>& state, Workspace<T>& ws) {
+  slstm_block_step(out, x, w, d, state, ws, StepTeam::whole(d.B));
+}
+// The largest workspace slot a block step of B rows uses (slots 0..9; a team's workspace is sized before it starts).
+size_t block_step_slot_size(const XlstmConfig& cfg, int B);
 
 }  // namespace xm::model

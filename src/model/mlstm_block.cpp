@@ -160,32 +160,42 @@ void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, Ml
 
 template <class T>
 void mlstm_block_step(T* out, const T* x, const MlstmBlockView<T>& w, const MlstmBlockDims& d,
-                      MlstmBlockState<T>& state, Workspace<T>& ws) {
-  const int B = d.B, D = d.D, I = d.I, NB = I / d.bs;
+                      MlstmBlockState<T>& state, Workspace<T>& ws, const StepTeam& team) {
+  const int B = d.B, D = d.D, I = d.I, NB = I / d.bs, NH = d.NH, DH = d.DH();
   const size_t BI = size_t(B) * I;
+  // Whole-batch buffers; this thread works on rows [r0, r0 + n) of each (oD, oI: its first row's offset).
   T* xn = ws.raw(0, size_t(B) * D);
   T* stat = ws.raw(1, size_t(2) * B);
-  nn::layernorm_forward(xn, stat, stat + B, x, w.norm_w, B, D);
   T* xm = ws.raw(2, BI);
   T* z = ws.raw(3, BI);
-  nn::linear_forward<T>(xm, xn, w.proj_up, nullptr, B, D, I);
-  nn::linear_forward<T>(z, xn, w.proj_up + size_t(I) * D, nullptr, B, D, I);
   T* xc = ws.raw(4, BI);
-  nn::causal_conv1d_step(xc, state.conv, xm, w.conv_w, w.conv_b, B, I, d.K);
-  nn::silu_forward(xc, xc, int64_t(BI));
   T* q = ws.raw(5, BI);
   T* k = ws.raw(6, BI);
   T* v = ws.raw(7, BI);
-  nn::headwise_forward(q, xc, w.q, B, NB, d.bs, d.bs);
-  nn::headwise_forward(k, xc, w.k, B, NB, d.bs, d.bs);
-  nn::headwise_forward(v, xm, w.v, B, NB, d.bs, d.bs);
   T* h = ws.raw(8, BI);
-  nn::mlstm_cell_step(h, state.cell, q, k, v, cell_weights(w), B, d.NH, d.DH());
   T* hs = ws.raw(9, BI);
-  T* hg = xm;  // xm is dead after the v projection
-  gate_rows_fwd(hs, hg, h, xc, z, w.skip, 0, B, I);
-  nn::linear_forward<T>(out, hg, w.proj_down, nullptr, B, I, D);
-  nn::residual_forward(out, x, out, int64_t(B) * D);
+  T* hg = xm;  // xm is dead after the v projection (each thread's own rows)
+  const int r0 = team.r0, n = team.n;
+  const size_t oD = size_t(r0) * D, oI = size_t(r0) * I, nI = size_t(n) * I;
+  team.sync();  // every thread is done with the previous block's rows of the shared slots
+  nn::layernorm_forward(xn + oD, stat + r0, stat + B + r0, x + oD, w.norm_w, n, D);
+  team.sync();
+  team.product(xm, xn, w.proj_up, B, D, I);
+  team.product(z, xn, w.proj_up + size_t(I) * D, B, D, I);
+  team.sync();
+  nn::causal_conv1d_step(xc + oI, state.conv + size_t(r0) * d.K * I, xm + oI, w.conv_w, w.conv_b, n, I, d.K);
+  nn::silu_forward(xc + oI, xc + oI, int64_t(nI));
+  nn::headwise_forward(q + oI, xc + oI, w.q, n, NB, d.bs, d.bs);
+  nn::headwise_forward(k + oI, xc + oI, w.k, n, NB, d.bs, d.bs);
+  nn::headwise_forward(v + oI, xm + oI, w.v, n, NB, d.bs, d.bs);
+  const nn::MlstmState<T> cell{state.cell.C + size_t(r0) * NH * DH * DH, state.cell.n + size_t(r0) * NH * DH,
+                               state.cell.m + size_t(r0) * NH};
+  nn::mlstm_cell_step(h + oI, cell, q + oI, k + oI, v + oI, cell_weights(w), n, NH, DH);
+  gate_rows_fwd(hs, hg, h, xc, z, w.skip, r0, r0 + n, I);
+  team.sync();
+  team.product(out, hg, w.proj_down, B, I, D);
+  team.sync();
+  nn::residual_forward(out + oD, x + oD, out + oD, int64_t(n) * D);
 }
 
 #define XM_MLSTM_BLOCK_INSTANTIATE(T)                                                                            \
@@ -194,7 +204,7 @@ void mlstm_block_step(T* out, const T* x, const MlstmBlockView<T>& w, const Mlst
   template void mlstm_block_backward<T>(T*, const MlstmBlockView<T>&, const T*, MlstmBlockCache<T>&, const T*,  \
                                         const MlstmBlockView<T>&, const MlstmBlockDims&, Workspace<T>&);        \
   template void mlstm_block_step<T>(T*, const T*, const MlstmBlockView<T>&, const MlstmBlockDims&,              \
-                                    MlstmBlockState<T>&, Workspace<T>&);
+                                    MlstmBlockState<T>&, Workspace<T>&, const StepTeam&);
 XM_MLSTM_BLOCK_INSTANTIATE(float)
 XM_MLSTM_BLOCK_INSTANTIATE(double)
 

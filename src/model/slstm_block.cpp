@@ -157,37 +157,68 @@ void slstm_block_backward(T* d_x, const SlstmBlockView<T>& g, const T* d_out, Sl
 
 template <class T>
 void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const SlstmBlockDims& d,
-                      SlstmBlockState<T>& state, Workspace<T>& ws) {
+                      SlstmBlockState<T>& state, Workspace<T>& ws, const StepTeam& team) {
   const int B = d.B, D = d.D, NH = d.NH, DH = d.DH();
   const size_t BD = size_t(B) * D;
+  // Whole-batch buffers; this thread works on rows [r0, r0 + n) of each (oD: its first row's offset).
   T* xn = ws.raw(0, BD);
-  T* stat = ws.raw(1, size_t(2) * B * NH);
-  nn::layernorm_forward(xn, stat, stat + B, x, w.norm_w, B, D);
-  T* xc = xn;
-  if (d.K > 0) {
-    xc = ws.raw(2, BD);
-    nn::causal_conv1d_step(xc, state.conv, xn, w.conv_w, w.conv_b, B, D, d.K);
-    nn::silu_forward(xc, xc, int64_t(BD));
-  }
+  T* stat = ws.raw(1, size_t(2) * B * NH + size_t(2) * B);  // group norm (mean, rstd) per (row, head), then
+  T* ln = stat + size_t(2) * B * NH;                          // the layer norms' per row: no two threads share one
+  T* xc = d.K > 0 ? ws.raw(2, BD) : xn;
   T* Wx = ws.raw(3, 4 * BD);
   T* tmp = ws.raw(4, BD);
-  gate_preacts(Wx, tmp, xc, xn, w, B, D, NH);
   T* y = ws.raw(5, BD);
-  nn::slstm_step(y, state.cell, Wx, w.R, w.bias, B, NH, DH);
+  const int r0 = team.r0, n = team.n;
+  const size_t oD = size_t(r0) * D, nD = size_t(n) * D;
+  team.sync();  // every thread is done with the previous block's rows of the shared slots
+  nn::layernorm_forward(xn + oD, ln + r0, ln + B + r0, x + oD, w.norm_w, n, D);
+  if (d.K > 0) {
+    nn::causal_conv1d_step(xc + oD, state.conv + size_t(r0) * d.K * D, xn + oD, w.conv_w, w.conv_b, n, D, d.K);
+    nn::silu_forward(xc + oD, xc + oD, int64_t(nD));
+  }
+  gate_preacts(Wx + 4 * oD, tmp + oD, xc + oD, xn + oD, w, n, D, NH);
+  if (n == B) {
+    nn::slstm_step(y, state.cell, Wx, w.R, w.bias, B, NH, DH);
+  } else {
+    // The cell state is (4, B, D): gather this thread's rows of the four planes, step them, scatter them back.
+    thread_local std::vector<T> part;
+    part.resize(4 * nD);
+    for (int l = 0; l < 4; ++l) std::copy_n(state.cell + size_t(l) * BD + oD, nD, part.data() + l * nD);
+    nn::slstm_step(y + oD, part.data(), Wx + 4 * oD, w.R, w.bias, n, NH, DH);
+    for (int l = 0; l < 4; ++l) std::copy_n(part.data() + l * nD, nD, state.cell + size_t(l) * BD + oD);
+  }
   T* gn = tmp;
-  nn::multihead_layernorm_forward(gn, stat, stat + size_t(B) * NH, y, w.gn_w, B, NH, DH);
+  nn::multihead_layernorm_forward(gn + oD, stat + size_t(r0) * NH, stat + size_t(B) * NH + size_t(r0) * NH, y + oD,
+                                  w.gn_w, n, NH, DH);
   if (d.P == 0) {
-    nn::residual_forward(out, x, gn, int64_t(BD));
+    nn::residual_forward(out + oD, x + oD, gn + oD, int64_t(nD));
     return;
   }
   T* x1 = ws.raw(6, BD);
-  nn::residual_forward(x1, x, gn, int64_t(BD));
+  nn::residual_forward(x1 + oD, x + oD, gn + oD, int64_t(nD));
   T* xf = ws.raw(7, BD);
-  nn::layernorm_forward(xf, stat, stat + B, x1, w.ffn_norm_w, B, D);
+  nn::layernorm_forward(xf + oD, ln + r0, ln + B + r0, x1 + oD, w.ffn_norm_w, n, D);
   T* up = ws.raw(8, size_t(B) * 2 * d.P);
   T* h = ws.raw(9, size_t(B) * d.P);
-  nn::gated_ffn_forward(out, up, h, xf, w.ffn_up, w.ffn_down, B, D, d.P, d.act);
-  nn::residual_forward(out, x1, out, int64_t(BD));
+  team.sync();
+  team.product(up, xf, w.ffn_up, B, D, 2 * d.P);
+  team.sync();
+  nn::gated_ffn_gate(h + size_t(r0) * d.P, up + size_t(r0) * 2 * d.P, n, d.P, d.act);
+  team.sync();
+  team.product(out, h, w.ffn_down, B, d.P, D);
+  team.sync();
+  nn::residual_forward(out + oD, x1 + oD, out + oD, int64_t(nD));
+}
+
+size_t block_step_slot_size(const XlstmConfig& cfg, int B) {
+  size_t per_row = 2;
+  if (cfg.mlstm) per_row = std::max<size_t>(per_row, size_t(std::max(cfg.embedding_dim, cfg.mlstm_inner_dim())));
+  if (cfg.slstm) {
+    per_row = std::max<size_t>(per_row, size_t(4) * cfg.embedding_dim);
+    per_row = std::max<size_t>(per_row, size_t(2) * cfg.slstm->num_heads + 2);
+    if (cfg.feedforward) per_row = std::max<size_t>(per_row, size_t(2) * cfg.ffn_dim());
+  }
+  return per_row * size_t(B);
 }
 
 #define XM_SLSTM_BLOCK_INSTANTIATE(T)                                                                            \
@@ -196,7 +227,7 @@ void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const Slst
   template void slstm_block_backward<T>(T*, const SlstmBlockView<T>&, const T*, SlstmBlockCache<T>&, const T*,  \
                                         const SlstmBlockView<T>&, const SlstmBlockDims&, Workspace<T>&);        \
   template void slstm_block_step<T>(T*, const T*, const SlstmBlockView<T>&, const SlstmBlockDims&,              \
-                                    SlstmBlockState<T>&, Workspace<T>&);
+                                    SlstmBlockState<T>&, Workspace<T>&, const StepTeam&);
 XM_SLSTM_BLOCK_INSTANTIATE(float)
 XM_SLSTM_BLOCK_INSTANTIATE(double)
 

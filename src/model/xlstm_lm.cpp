@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/error.h"
 #include "model/init.h"
@@ -134,27 +137,66 @@ void XlstmLM<T>::backward(LmCache<T>& c, double d_loss) {
 
 template <class T>
 void XlstmLM<T>::step(T* logits, LmState<T>& state, const int32_t* ids, Workspace<T>& ws) const {
+  const int B = state.batch(), D = cfg_.embedding_dim, V = cfg_.vocab_size;
+  for (int r = 0; r < B; ++r)  // checked here: nothing may throw inside the team below
+    if (ids[r] < 0 || ids[r] >= V)
+      throw Error("xLSTM step: token id " + std::to_string(ids[r]) + " in row " + std::to_string(r) +
+                  " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  int P = 1;
+#ifdef _OPENMP
+  if (!omp_in_parallel()) P = std::min(omp_get_max_threads(), B);
+#endif
+  // Every buffer the team shares is sized before it starts (slots 0..9 the blocks', 10..12 the LM's).
+  const size_t slot = block_step_slot_size(cfg_, B);
+  for (size_t i = 0; i < 10; ++i) ws.raw(i, slot);
+  ws.raw(10, size_t(B) * D);
+  ws.raw(11, size_t(B) * D);
+  ws.raw(12, size_t(2) * B);
+  if (P <= 1) {
+    step_team(logits, state, ids, ws, StepTeam::whole(B));
+    return;
+  }
+  ws.frozen = true;
+#pragma omp parallel num_threads(P)
+  {
+#ifdef _OPENMP
+    const int p = omp_get_thread_num(), team_size = omp_get_num_threads();
+#else
+    const int p = 0, team_size = 1;
+#endif
+    const int r0 = int(int64_t(B) * p / team_size), r1 = int(int64_t(B) * (p + 1) / team_size);
+    step_team(logits, state, ids, ws, StepTeam{p, team_size, r0, r1 - r0});
+  }
+  ws.frozen = false;
+}
+
+template <class T>
+void XlstmLM<T>::step_team(T* logits, LmState<T>& state, const int32_t* ids, Workspace<T>& ws,
+                           const StepTeam& team) const {
   const int B = state.batch(), D = cfg_.embedding_dim, V = cfg_.vocab_size, NB = cfg_.num_blocks;
-  // slots 0..9 belong to the blocks; 10, 11 hold the residual stream
-  T* x = ws.get(10, size_t(B) * D);
-  T* y = ws.get(11, size_t(B) * D);
-  nn::embedding_forward(x, ids, pv_.embedding, B, V, D);
+  const int r0 = team.r0, n = team.n;
+  const size_t oD = size_t(r0) * D;
+  // slots 0..9 belong to the blocks; 10, 11 hold the residual stream, 12 the post norm's statistics
+  T* x = ws.raw(10, size_t(B) * D);
+  T* y = ws.raw(11, size_t(B) * D);
+  nn::embedding_forward(x + oD, ids + r0, pv_.embedding, n, V, D);
   for (int b = 0; b < NB; ++b) {
     if (types_[size_t(b)] == BlockType::mlstm) {
       MlstmBlockState<T> st = state.mlstm(b);
-      mlstm_block_step(y, x, pv_.mlstm[size_t(b)], mlstm_block_dims(cfg_, B, 1), st, ws);
+      mlstm_block_step(y, x, pv_.mlstm[size_t(b)], mlstm_block_dims(cfg_, B, 1), st, ws, team);
     } else {
       SlstmBlockState<T> st = state.slstm(b);
-      slstm_block_step(y, x, pv_.slstm[size_t(b)], slstm_block_dims(cfg_, B, 1), st, ws);
+      slstm_block_step(y, x, pv_.slstm[size_t(b)], slstm_block_dims(cfg_, B, 1), st, ws, team);
     }
     std::swap(x, y);
   }
   if (pv_.post_norm_w) {
-    T* stat = ws.get(12, size_t(2) * B);
-    nn::layernorm_forward(y, stat, stat + B, x, pv_.post_norm_w, B, D);
+    T* stat = ws.raw(12, size_t(2) * B);
+    nn::layernorm_forward(y + oD, stat + r0, stat + B + r0, x + oD, pv_.post_norm_w, n, D);
     std::swap(x, y);
   }
-  nn::linear_forward<T>(logits, x, pv_.head, nullptr, B, D, V);
+  team.sync();
+  team.product(logits, x, pv_.head, B, D, V);
 }
 
 template class XlstmLM<float>;

@@ -72,10 +72,13 @@ class XlstmLM {
   // result as S calls of step(), up to the mLSTM eps effect being identical (both start from m = 0).
   void prefill(LmCache<T>& cache, LmState<T>& state, const int32_t* ids /* (B, S) */, int S) const;
   // One token per row: logits (B, V), state updated in place. ws: scratch (one per concurrent caller).
+  // With several threads the rows are split over a team (StepTeam, blocks.h): each thread steps its rows, the
+  // weight products split their columns; the result does not depend on the thread count beyond float rounding.
   void step(T* logits, LmState<T>& state, const int32_t* ids /* (B) */, Workspace<T>& ws) const;
   LmState<T> new_state(int B) const { return LmState<T>(cfg_, B); }
 
  private:
+  void step_team(T* logits, LmState<T>& state, const int32_t* ids, Workspace<T>& ws, const StepTeam& team) const;
   double run(LmCache<T>& cache, const int32_t* ids, const int32_t* targets, int B, int S, LmState<T>* state) const;
   XlstmConfig cfg_;
   LmOptions opt_;

@@ -587,14 +587,19 @@ template <class T>
 void gated_ffn_forward(T* out, T* cache_up, T* cache_h, const T* in, const T* W_up, const T* W_down, int N, int D,
                        int P, Activation act) {
   linear_forward<T>(cache_up, in, W_up, nullptr, N, D, 2 * P);
+  gated_ffn_gate(cache_h, cache_up, N, P, act);
+  linear_forward<T>(out, cache_h, W_down, nullptr, N, P, D);
+}
+
+template <class T>
+void gated_ffn_gate(T* h, const T* up, int N, int P, Activation act) {
 #pragma omp parallel for if (int64_t(N) * P > kParMin)
   for (int n = 0; n < N; ++n) {
-    const T* g = cache_up + int64_t(n) * 2 * P;
+    const T* g = up + int64_t(n) * 2 * P;
     const T* u = g + P;
-    T* h = cache_h + int64_t(n) * P;
-    for (int p = 0; p < P; ++p) h[p] = act_f(act, g[p]) * u[p];
+    T* hn = h + int64_t(n) * P;
+    for (int p = 0; p < P; ++p) hn[p] = act_f(act, g[p]) * u[p];
   }
-  linear_forward<T>(out, cache_h, W_down, nullptr, N, P, D);
 }
 
 template <class T>
@@ -717,6 +722,7 @@ void cross_entropy_backward(T* d_logits, double d_loss, const T* cache_logp, con
   template void gelu_forward<T>(T*, const T*, int64_t);                                                          \
   template void gelu_backward<T>(T*, const T*, const T*, int64_t);                                               \
   template void gated_ffn_forward<T>(T*, T*, T*, const T*, const T*, const T*, int, int, int, Activation);       \
+  template void gated_ffn_gate<T>(T*, const T*, int, int, Activation);                                          \
   template void gated_ffn_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, const T*,    \
                                       int, int, int, Activation);                                                \
   template void residual_forward<T>(T*, const T*, const T*, int64_t);                                            \

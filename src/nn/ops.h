@@ -111,6 +111,10 @@ template <class T>
 void gated_ffn_forward(T* out /* (N, D) */, T* cache_up /* (N, 2P) */, T* cache_h /* (N, P) */,
                        const T* in /* (N, D) */, const T* W_up /* (2P, D) */, const T* W_down /* (D, P) */, int N,
                        int D, int P, Activation act);
+// The middle of the forward alone: h (N, P) = act(up[:, :P]) * up[:, P:] (a batched generation step runs the two
+// products itself, split over its threads).
+template <class T>
+void gated_ffn_gate(T* h /* (N, P) */, const T* up /* (N, 2P) */, int N, int P, Activation act);
 template <class T>
 void gated_ffn_backward(T* d_in /* (N, D) or null */, T* d_W_up /* (2P, D) */, T* d_W_down /* (D, P) */,
                         const T* d_out /* (N, D) */, const T* cache_up /* (N, 2P) */, const T* cache_h /* (N, P) */,

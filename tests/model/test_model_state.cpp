@@ -1,7 +1,10 @@
 // Tests of the recurrent API of the xLSTM LM: a step loop reproduces the official step-loop logits and final
 // states (model.json), agrees with the full forward, prefill + steps equals the step loop, and state rows can be
-// copied (branching) and reset independently. Not the training path (test_model_vectors.cpp).
+// copied (branching) and reset independently, and a batch stepped by a team of threads equals one thread's steps. Not the training path (test_model_vectors.cpp).
+#include <random>
+
 #include "model/vector_model.h"
+#include "nn/runtime.h"
 
 using namespace xm::model;
 
@@ -174,4 +177,52 @@ TEST(model, state_size_is_independent_of_length) {
   const size_t I = 512, NH = 4, DH = 128, D = 256, K = 4;
   const size_t per_m = K * I + NH * DH * DH + NH * DH + NH, per_s = K * D + 4 * D;
   EXPECT_EQ(st.size(), 3 * (3 * per_m + per_s));
+}
+
+// A batch stepped by a team of threads (StepTeam: rows split over the threads, weight products split by columns)
+// gives the logits and the final state of the same batch stepped on one thread.
+namespace {
+template <class T>
+double max_diff(const T* a, const T* b, size_t n) {
+  double d = 0;
+  for (size_t i = 0; i < n; ++i) d = std::max(d, std::abs(double(a[i]) - double(b[i])));
+  return d;
+}
+template <class T>
+void team_matches_one_thread(const XlstmConfig& cfg, int B, int threads, double tol) {
+  XlstmLM<T> m(cfg);
+  m.init(7);
+  const int V = cfg.vocab_size, S = 10;
+  std::mt19937 rng(uint32_t(B * 31 + threads));
+  std::uniform_int_distribution<int> tok(0, V - 1);
+  LmState<T> one = m.new_state(B), team = m.new_state(B);
+  Workspace<T> w1, w2;
+  std::vector<T> l1(size_t(B) * V), l2(size_t(B) * V);
+  std::vector<int32_t> col(static_cast<size_t>(B));
+  double worst = 0;
+  for (int t = 0; t < S; ++t) {
+    for (auto& c : col) c = tok(rng);
+    xm::nn::set_threads(1);
+    m.step(l1.data(), one, col.data(), w1);
+    xm::nn::set_threads(threads);
+    m.step(l2.data(), team, col.data(), w2);
+    worst = std::max(worst, max_diff(l1.data(), l2.data(), l1.size()));
+  }
+  xm::nn::set_threads(0);
+  EXPECT_LT(worst, tol) << "B " << B << ", " << threads << " threads";
+  EXPECT_LT(max_diff(one.data().data(), team.data().data(), one.size()), tol);
+  // the logits are not all alike (a step that wrote nothing would pass the comparison above)
+  EXPECT_GT(max_diff(l2.data(), l2.data() + V, size_t(V)), 1e-3);
+}
+}  // namespace
+
+TEST(model, step_by_a_team_of_threads_equals_one_thread) {
+  const XlstmConfig cfg = music_reference_config();  // m, s, m, m; sLSTM with conv and gated FFN
+  team_matches_one_thread<float>(cfg, 16, 2, 2e-5);  // 8 rows a thread: the few-rows GEMM kernel
+  team_matches_one_thread<float>(cfg, 5, 3, 2e-5);   // uneven rows (1, 2, 2)
+  team_matches_one_thread<double>(cfg, 4, 2, 1e-12);
+  XlstmConfig plain = cfg;  // an sLSTM block without conv and without FFN (no product inside the block)
+  plain.slstm->conv1d_kernel_size = 0;
+  plain.feedforward.reset();
+  team_matches_one_thread<float>(plain, 6, 2, 2e-5);
 }
