@@ -690,6 +690,29 @@ typedef float v16f __attribute__((vector_size(64), aligned(4), may_alias));
     XM_ST16(hv + cb, h0), XM_ST16(hv + cb + 16, h1), XM_ST16(hv + cb + 32, h2), XM_ST16(hv + cb + 48, h3);
   }
 }
+// The same pass for DH a multiple of 128: whole 128-column rows (8 vectors each of v, C and h: AVX-512 keeps them all
+// in registers), so C is read front to back in one pass instead of two half-row passes. The pass is bound by how
+// fast C arrives: 1.29x faster on one thread, 1.09x on two (music shape, 16 rows x 4 heads x 3 blocks); a software
+// prefetch 4-32 rows ahead was tried and gained nothing.
+[[gnu::noinline]] XM_CLONES void state_pass128(float* __restrict C, float* __restrict hv, const float* __restrict qv,
+                                               const float* __restrict kv, const float* __restrict vv, float fa,
+                                               float ka_scale, int DH) {
+  for (int cb = 0; cb < DH; cb += 128) {
+    v16f v[8], h[8];
+    for (int j = 0; j < 8; ++j) v[j] = XM_LD16(vv + cb + 16 * j), h[j] = v16f{};
+    for (int a = 0; a < DH; ++a) {
+      const float ka = ka_scale * kv[a], qa = qv[a];
+      float* Crow = C + size_t(a) * DH + cb;
+      for (int j = 0; j < 8; ++j) {
+        const v16f c = fa * XM_LD16(Crow + 16 * j) + ka * v[j];
+        XM_ST16(Crow + 16 * j, c);
+        h[j] += qa * c;
+      }
+    }
+    for (int j = 0; j < 8; ++j) XM_ST16(hv + cb + 16 * j, h[j]);
+  }
+}
+
 #undef XM_LD16
 #undef XM_ST16
 
@@ -729,7 +752,10 @@ template <class T>
   T qn = 0;
   if constexpr (sizeof(T) == 4) {
     if (DH % 64 == 0) {
-      state_pass64(C, hv, qv, kv, vv, fa, ka_scale, DH);
+      if (DH % 128 == 0)
+        state_pass128(C, hv, qv, kv, vv, fa, ka_scale, DH);
+      else
+        state_pass64(C, hv, qv, kv, vv, fa, ka_scale, DH);
       for (int a = 0; a < DH; ++a) {
         n[a] = fa * n[a] + ka_scale * kv[a];
         qn += qv[a] * n[a];

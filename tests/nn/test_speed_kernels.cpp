@@ -121,4 +121,8 @@ TEST(nn, mlstm_cell_step_fused_matches_unfused_double) {
 TEST(nn, mlstm_cell_step_fused_matches_unfused_float_music_shape) {
   // 16 rows x 4 heads x 128 (the batch-16 generation of the music config), threaded
   EXPECT_LT(fused_vs_unfused<float>(16, 4, 128, 6, 2), 2e-4);
+  // the other state-pass widths: 64-column blocks (DH = 64, 192) and two 128-column blocks (DH = 256)
+  EXPECT_LT(fused_vs_unfused<float>(3, 2, 64, 6, 2), 2e-4);
+  EXPECT_LT(fused_vs_unfused<float>(2, 1, 192, 5, 1), 2e-4);
+  EXPECT_LT(fused_vs_unfused<float>(2, 2, 256, 5, 2), 2e-4);
 }
