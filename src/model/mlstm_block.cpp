@@ -177,7 +177,8 @@ void mlstm_block_step(T* out, const T* x, const MlstmBlockView<T>& w, const Mlst
   T* hg = xm;  // xm is dead after the v projection (each thread's own rows)
   const int r0 = team.r0, n = team.n;
   const size_t oD = size_t(r0) * D, oI = size_t(r0) * I, nI = size_t(n) * I;
-  team.sync();  // every thread is done with the previous block's rows of the shared slots
+  // No barrier first: the previous block ended with one after its last product (an sLSTM block without products
+  // ends with one of its own), and its residual after it touches only this thread's rows of x and out.
   nn::layernorm_forward(xn + oD, stat + r0, stat + B + r0, x + oD, w.norm_w, n, D);
   team.sync();
   team.product(xm, xn, w.proj_up, B, D, I);

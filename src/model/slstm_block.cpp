@@ -170,7 +170,7 @@ void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const Slst
   T* y = ws.raw(5, BD);
   const int r0 = team.r0, n = team.n;
   const size_t oD = size_t(r0) * D, nD = size_t(n) * D;
-  team.sync();  // every thread is done with the previous block's rows of the shared slots
+  // No barrier first (see mlstm_block_step): the previous block ended with one.
   nn::layernorm_forward(xn + oD, ln + r0, ln + B + r0, x + oD, w.norm_w, n, D);
   if (d.K > 0) {
     nn::causal_conv1d_step(xc + oD, state.conv + size_t(r0) * d.K * D, xn + oD, w.conv_w, w.conv_b, n, D, d.K);
@@ -192,6 +192,7 @@ void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const Slst
                                   w.gn_w, n, NH, DH);
   if (d.P == 0) {
     nn::residual_forward(out + oD, x + oD, gn + oD, int64_t(nD));
+    team.sync();  // no product here: the next block's row phase must not meet this one's slots in other layouts
     return;
   }
   T* x1 = ws.raw(6, BD);
