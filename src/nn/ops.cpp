@@ -385,8 +385,22 @@ void multihead_layernorm_backward(T* d_in, T* d_w, const T* d_out, const T* in, 
 }
 
 // ---------------------------------------------------------------------------------------------- conv1d
+namespace {
+// The conv weights W (C, K) as Wt (K, C), so the loops over channels read them contiguously (W[c * K + j] strided by
+// K kept them scalar). The calling thread's buffer: OpenMP workers of the caller's loops use the returned pointer.
 template <class T>
-void causal_conv1d_forward(T* out, const T* in, const T* W, const T* bias, int B, int S, int C, int K) {
+const T* conv_weights_t(const T* W, int C, int K) {
+  thread_local std::vector<T> wt;
+  wt.resize(size_t(C) * K);
+  for (int c = 0; c < C; ++c)
+    for (int j = 0; j < K; ++j) wt[size_t(j) * C + c] = W[size_t(c) * K + j];
+  return wt.data();
+}
+}  // namespace
+
+template <class T>
+void causal_conv1d_forward(T* out, const T* in, const T* W_, const T* bias, int B, int S, int C, int K) {
+  const T* Wt = conv_weights_t(W_, C, K);
 #pragma omp parallel for collapse(2) if (int64_t(B) * S * C * K > kParMin)
   for (int b = 0; b < B; ++b)
     for (int t = 0; t < S; ++t) {
@@ -396,15 +410,17 @@ void causal_conv1d_forward(T* out, const T* in, const T* W, const T* bias, int B
         int ts = t - (K - 1) + j;
         if (ts < 0) continue;
         const T* x = in + (int64_t(b) * S + ts) * C;
-        for (int c = 0; c < C; ++c) y[c] += W[c * K + j] * x[c];
+        const T* w = Wt + int64_t(j) * C;
+        for (int c = 0; c < C; ++c) y[c] += w[c] * x[c];
       }
     }
 }
 
 template <class T>
-void causal_conv1d_backward(T* d_in, T* d_W, T* d_bias, const T* d_out, const T* in, const T* W, int B, int S, int C,
+void causal_conv1d_backward(T* d_in, T* d_W, T* d_bias, const T* d_out, const T* in, const T* W_, int B, int S, int C,
                             int K) {
   if (d_in) {
+    const T* Wt = conv_weights_t(W_, C, K);
     // d_in[b, ts] += sum_j W[:, j] * d_out[b, ts + (K-1) - j]: gather form, each row written by one thread.
 #pragma omp parallel for collapse(2) if (int64_t(B) * S * C * K > kParMin)
     for (int b = 0; b < B; ++b)
@@ -414,12 +430,17 @@ void causal_conv1d_backward(T* d_in, T* d_W, T* d_bias, const T* d_out, const T*
           int t = ts + (K - 1) - j;
           if (t >= S) continue;
           const T* dy = d_out + (int64_t(b) * S + t) * C;
-          for (int c = 0; c < C; ++c) dx[c] += W[c * K + j] * dy[c];
+          const T* w = Wt + int64_t(j) * C;
+          for (int c = 0; c < C; ++c) dx[c] += w[c] * dy[c];
         }
       }
   }
   if (d_W || d_bias) {
-    // threads split the channels; each weight still sums over (b, t) in order, as on one thread
+    // threads split the channels; each weight sums over (b, t) in order into a (K, C) scratch (contiguous in c),
+    // then adds that sum to d_W: the same on any number of threads
+    thread_local std::vector<T> dwt_buf;
+    dwt_buf.assign(d_W ? size_t(K) * C : 0, T(0));
+    T* const dWt = dwt_buf.data();
     parallel_ranges(C, int64_t(B) * S * C * K > kParMin && C >= 32, [&](int64_t c0, int64_t c1) {
       for (int b = 0; b < B; ++b)
         for (int t = 0; t < S; ++t) {
@@ -431,15 +452,20 @@ void causal_conv1d_backward(T* d_in, T* d_W, T* d_bias, const T* d_out, const T*
             int ts = t - (K - 1) + j;
             if (ts < 0) continue;
             const T* x = in + (int64_t(b) * S + ts) * C;
-            for (int64_t c = c0; c < c1; ++c) d_W[c * K + j] += dy[c] * x[c];
+            T* dw = dWt + int64_t(j) * C;
+            for (int64_t c = c0; c < c1; ++c) dw[c] += dy[c] * x[c];
           }
         }
+      if (d_W)
+        for (int64_t c = c0; c < c1; ++c)
+          for (int j = 0; j < K; ++j) d_W[c * K + j] += dWt[int64_t(j) * C + c];
     });
   }
 }
 
 template <class T>
-void causal_conv1d_step(T* out, T* state, const T* x, const T* W, const T* bias, int B, int C, int K) {
+void causal_conv1d_step(T* out, T* state, const T* x, const T* W_, const T* bias, int B, int C, int K) {
+  const T* Wt = conv_weights_t(W_, C, K);
   for (int b = 0; b < B; ++b) {
     T* st = state + int64_t(b) * K * C;
     std::memmove(st, st + C, sizeof(T) * int64_t(K - 1) * C);
@@ -447,12 +473,13 @@ void causal_conv1d_step(T* out, T* state, const T* x, const T* W, const T* bias,
     T* y = out + int64_t(b) * C;
     for (int c = 0; c < C; ++c) y[c] = bias ? bias[c] : T(0);
     for (int k = 0; k < K; ++k)
-      for (int c = 0; c < C; ++c) y[c] += st[int64_t(k) * C + c] * W[c * K + k];
+      for (int c = 0; c < C; ++c) y[c] += st[int64_t(k) * C + c] * Wt[int64_t(k) * C + c];
   }
 }
 
 template <class T>
-void causal_conv1d_prefill(T* out, T* state, const T* in, const T* W, const T* bias, int B, int S, int C, int K) {
+void causal_conv1d_prefill(T* out, T* state, const T* in, const T* W_, const T* bias, int B, int S, int C, int K) {
+  const T* Wt = conv_weights_t(W_, C, K);
 #pragma omp parallel for if (int64_t(B) * S * C * K > kParMin)
   for (int b = 0; b < B; ++b) {
     const T* st = state + int64_t(b) * K * C;
@@ -462,7 +489,8 @@ void causal_conv1d_prefill(T* out, T* state, const T* in, const T* W, const T* b
       for (int j = 0; j < K; ++j) {
         int u = t - (K - 1) + j;  // input time; u < 0 reads state row K + u
         const T* x = u >= 0 ? in + (int64_t(b) * S + u) * C : st + int64_t(K + u) * C;
-        for (int c = 0; c < C; ++c) y[c] += W[c * K + j] * x[c];
+        const T* w = Wt + int64_t(j) * C;
+        for (int c = 0; c < C; ++c) y[c] += w[c] * x[c];
       }
     }
   }
