@@ -72,8 +72,11 @@ T denominator(T b, T m, double eps) {
 }
 
 // Causal GEMMs on a chunk's (len x len) lower-triangular matrices, in row blocks of kTri so the blocks above
-// the diagonal are skipped (about 40% fewer flops at len = 256). A, B, V, Out: (len, DH); P, C: (len, len).
-constexpr int kTri = 64;
+// the diagonal are skipped (about 47% fewer flops at len = 256). A, B, V, Out: (len, DH); P, C: (len, len).
+// Blocks of 16 rows: the A B^T products (Q K^T, dnum V^T) then run in the few-rows kernel (gemm_small_nt, no
+// packing) and the others in OpenBLAS's small-matrix kernels instead of packing both operands on every call; 16
+// against 8, 32 and 64: docs/performance.md (about 5% off a training step against 64).
+constexpr int kTri = 16;
 // C[r0:r1, 0:r1] = alpha A[r0:r1] B[0:r1]^T   (entries right of a row block's end are left untouched)
 template <class T>
 void tri_abt(int len, int DH, T alpha, const T* A, int lda, const T* B, int ldb, T* C) {
