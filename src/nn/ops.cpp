@@ -524,14 +524,21 @@ inline T sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
 }
 template <class T>
-inline T gelu(T x) {
-  return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+inline T gelu(T x) {  // exact GELU x Phi(x); float through the vectorisable normal CDF of nn/fastmath.h
+  if constexpr (sizeof(T) == 4)
+    return x * normal_cdf_hot(x);
+  else
+    return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
 }
 template <class T>
 inline T gelu_grad(T x) {
-  const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
-  const T pdf = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
-  return cdf + x * pdf;
+  if constexpr (sizeof(T) == 4) {
+    return normal_cdf_hot(x) + x * normal_pdf_hot(x);
+  } else {
+    const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
+    const T pdf = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
+    return cdf + x * pdf;
+  }
 }
 template <class T>
 inline T act_f(Activation a, T x) {
@@ -619,8 +626,48 @@ void gated_ffn_forward(T* out, T* cache_up, T* cache_h, const T* in, const T* W_
   linear_forward<T>(out, cache_h, W_down, nullptr, N, P, D);
 }
 
+namespace {
+// The GELU gate of rows [n0, n1) (act = gelu, the official default): h = gelu(g) u, up = [g | u] (N, 2P).
+// Out of line and cloned so the float loop vectorises (the generic loop below switches on the activation).
+template <class T>
+[[gnu::noinline]] XM_CLONES void gelu_gate_rows(T* __restrict h, const T* __restrict up, int64_t n0, int64_t n1,
+                                                int P) {
+  for (int64_t n = n0; n < n1; ++n) {
+    const T* g = up + n * 2 * P;
+    const T* u = g + P;
+    T* hn = h + n * P;
+    for (int p = 0; p < P; ++p) hn[p] = gelu(g[p]) * u[p];
+  }
+}
+// Its backward: d_up = [dh u gelu'(g) | dh gelu(g)].
+template <class T>
+[[gnu::noinline]] XM_CLONES void gelu_gate_back_rows(T* __restrict d_up, const T* __restrict d_h,
+                                                     const T* __restrict up, int64_t n0, int64_t n1, int P) {
+  for (int64_t n = n0; n < n1; ++n) {
+    const T* g = up + n * 2 * P;
+    const T* u = g + P;
+    const T* dh = d_h + n * P;
+    T* dg = d_up + n * 2 * P;
+    T* du = dg + P;
+    if constexpr (sizeof(T) == 4) {
+      for (int p = 0; p < P; ++p) {
+        const T x = g[p], cdf = normal_cdf_hot(x);
+        dg[p] = dh[p] * u[p] * (cdf + x * normal_pdf_hot(x));
+        du[p] = dh[p] * (x * cdf);
+      }
+    } else {
+      for (int p = 0; p < P; ++p) dg[p] = dh[p] * u[p] * gelu_grad(g[p]), du[p] = dh[p] * gelu(g[p]);
+    }
+  }
+}
+}  // namespace
+
 template <class T>
 void gated_ffn_gate(T* h, const T* up, int N, int P, Activation act) {
+  if (act == Activation::gelu) {
+    parallel_ranges(N, int64_t(N) * P > kParMin, [&](int64_t n0, int64_t n1) { gelu_gate_rows(h, up, n0, n1, P); });
+    return;
+  }
 #pragma omp parallel for if (int64_t(N) * P > kParMin)
   for (int n = 0; n < N; ++n) {
     const T* g = up + int64_t(n) * 2 * P;
@@ -641,16 +688,21 @@ void gated_ffn_backward(T* d_in, T* d_W_up, T* d_W_down, const T* d_out, const T
   T* const d_up = d_up_buf.data();
   gemm<T>(false, false, N, P, D, T(1), d_out, D, W_down, P, T(0), d_h, P);  // d_h = d_out W_down
   linear_backward<T>(nullptr, d_W_down, nullptr, d_out, cache_h, W_down, N, P, D);
+  if (act == Activation::gelu) {
+    parallel_ranges(N, int64_t(N) * P > kParMin,
+                    [&](int64_t n0, int64_t n1) { gelu_gate_back_rows(d_up, d_h, cache_up, n0, n1, P); });
+  } else {
 #pragma omp parallel for if (int64_t(N) * P > kParMin)
-  for (int n = 0; n < N; ++n) {
-    const T* g = cache_up + int64_t(n) * 2 * P;
-    const T* u = g + P;
-    const T* dh = d_h + int64_t(n) * P;
-    T* dg = d_up + int64_t(n) * 2 * P;
-    T* du = dg + P;
-    for (int p = 0; p < P; ++p) {
-      dg[p] = dh[p] * u[p] * act_grad(act, g[p]);
-      du[p] = dh[p] * act_f(act, g[p]);
+    for (int n = 0; n < N; ++n) {
+      const T* g = cache_up + int64_t(n) * 2 * P;
+      const T* u = g + P;
+      const T* dh = d_h + int64_t(n) * P;
+      T* dg = d_up + int64_t(n) * 2 * P;
+      T* du = dg + P;
+      for (int p = 0; p < P; ++p) {
+        dg[p] = dh[p] * u[p] * act_grad(act, g[p]);
+        du[p] = dh[p] * act_f(act, g[p]);
+      }
     }
   }
   linear_backward<T>(d_in, d_W_up, nullptr, d_up, in, W_up, N, D, 2 * P);
@@ -675,6 +727,25 @@ void residual_backward(T* d_a, T* d_b, const T* d_out, int64_t n) {
 }
 
 // ---------------------------------------------------------------------------------------------- cross-entropy
+namespace {
+// log sum_v exp(x_v) of one float row: the max and the sum of exp(x - max) as vector reductions with the vectorisable
+// exp of nn/fastmath.h, the sum in double (the double path below keeps libm's exp, bit for bit as before).
+[[gnu::noinline]] XM_CLONES double logsumexp_row(const float* __restrict x, int V) {
+  float mx = x[0];
+#pragma omp simd reduction(max : mx)
+  for (int v = 1; v < V; ++v) mx = std::max(mx, x[v]);
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int v = 0; v < V; ++v) s += double(exp_fast(x[v] - mx));
+  return double(mx) + std::log(s);
+}
+// d += scale (exp(logp) - smooth) over one row.
+template <class T>
+[[gnu::noinline]] XM_CLONES void softmax_grad_row(T* __restrict d, const T* __restrict lp, T scale, T smooth, int V) {
+  for (int v = 0; v < V; ++v) d[v] += scale * (exp_hot(lp[v]) - smooth);
+}
+}  // namespace
+
 template <class T>
 double cross_entropy_forward(T* cache_logp, int64_t* count_out, const T* logits, const int32_t* targets, int N, int V,
                              int ignore_index, double label_smoothing) {
@@ -688,11 +759,16 @@ double cross_entropy_forward(T* cache_logp, int64_t* count_out, const T* logits,
 #pragma omp parallel for reduction(+ : total, count) if (int64_t(N) * V > kParMin)
   for (int n = 0; n < N; ++n) {
     const T* x = logits + int64_t(n) * V;
-    double mx = -INFINITY;
-    for (int v = 0; v < V; ++v) mx = std::max(mx, double(x[v]));
-    double s = 0;
-    for (int v = 0; v < V; ++v) s += std::exp(double(x[v]) - mx);
-    const double lse = mx + std::log(s);
+    double lse;
+    if constexpr (sizeof(T) == 4) {
+      lse = logsumexp_row(x, V);
+    } else {
+      double mx = -INFINITY;
+      for (int v = 0; v < V; ++v) mx = std::max(mx, double(x[v]));
+      double s = 0;
+      for (int v = 0; v < V; ++v) s += std::exp(double(x[v]) - mx);
+      lse = mx + std::log(s);
+    }
     if (cache_logp)
       for (int v = 0; v < V; ++v) cache_logp[int64_t(n) * V + v] = T(double(x[v]) - lse);
     if (targets[n] == ignore_index) continue;
@@ -722,7 +798,7 @@ void cross_entropy_backward(T* d_logits, double d_loss, const T* cache_logp, con
     if (targets[n] == ignore_index) continue;
     const T* lp = cache_logp + int64_t(n) * V;
     T* d = d_logits + int64_t(n) * V;
-    for (int v = 0; v < V; ++v) d[v] += scale * (std::exp(lp[v]) - smooth);
+    softmax_grad_row(d, lp, scale, smooth, V);
     d[targets[n]] -= scale * keep;
   }
 }

@@ -264,6 +264,44 @@ TEST(nn, ops_float_matches_double) {
   for (int i = 0; i < N * D; ++i) EXPECT_NEAR(yf[i], y[i], 1e-4 * (1 + std::fabs(y[i])));
 }
 
+// The float GELU (the vectorised normal CDF of nn/fastmath.h, not erff) keeps its relative accuracy into the
+// negative tail, where 0.5 (1 + erff(x / sqrt 2)) cancels (4.6e-4 relative near x = -4); its gradient likewise,
+// also inside the gated FFN's backward.
+TEST(nn, float_gelu_matches_double_into_the_tails) {
+  const int n = 16001;
+  std::vector<float> xf(n), yf(n), dxf(n, 0.0f), onef(n, 1.0f);
+  for (int i = 0; i < n; ++i) xf[i] = float(-8.0 + 16.0 * i / (n - 1));
+  gelu_forward(yf.data(), xf.data(), n);
+  gelu_backward(dxf.data(), onef.data(), xf.data(), n);
+  double worst = 0, worst_grad = 0;
+  for (int i = 0; i < n; ++i) {
+    // the reference through erfc: double 1 + erf(x) cancels too (10% off at x = -8)
+    const double x = xf[i], cdf = 0.5 * std::erfc(-x / std::sqrt(2.0)), y = x * cdf;
+    const double dy = cdf + x * std::exp(-0.5 * x * x) / std::sqrt(2.0 * M_PI);
+    if (y != 0) worst = std::max(worst, std::fabs(yf[i] - y) / std::fabs(y));
+    worst_grad = std::max(worst_grad, std::fabs(dxf[i] - dy));
+  }
+  EXPECT_LT(worst, 1e-5);        // relative, all of [-8, 8] (under 2e-6 for |x| <= 4)
+  EXPECT_LT(worst_grad, 1e-6);   // absolute (the gradient crosses zero near x = -0.75)
+  // gated FFN backward, float against double
+  const int N = 5, D = 8, P = 6;
+  std::vector<double> in = random_vector(N * D, 40, -2, 2), Wu = random_vector(2 * P * D, 41, -1.5, 1.5),
+                      Wd = random_vector(D * P, 42), dy = random_vector(N * D, 43);
+  std::vector<double> out(N * D), up(N * 2 * P), h(N * P), din(N * D, 0.0), dWu(2 * P * D, 0.0), dWd(D * P, 0.0);
+  gated_ffn_forward(out.data(), up.data(), h.data(), in.data(), Wu.data(), Wd.data(), N, D, P, Activation::gelu);
+  gated_ffn_backward(din.data(), dWu.data(), dWd.data(), dy.data(), up.data(), h.data(), in.data(), Wu.data(),
+                     Wd.data(), N, D, P, Activation::gelu);
+  auto to_f = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+  std::vector<float> inf = to_f(in), Wuf = to_f(Wu), Wdf = to_f(Wd), dyf = to_f(dy);
+  std::vector<float> outf(N * D), upf(N * 2 * P), hf(N * P), dinf(N * D, 0.0f), dWuf(2 * P * D, 0.0f),
+      dWdf(D * P, 0.0f);
+  gated_ffn_forward(outf.data(), upf.data(), hf.data(), inf.data(), Wuf.data(), Wdf.data(), N, D, P, Activation::gelu);
+  gated_ffn_backward(dinf.data(), dWuf.data(), dWdf.data(), dyf.data(), upf.data(), hf.data(), inf.data(), Wuf.data(),
+                     Wdf.data(), N, D, P, Activation::gelu);
+  for (int i = 0; i < N * D; ++i) EXPECT_NEAR(dinf[i], din[i], 1e-4 * (1 + std::fabs(din[i]))) << i;
+  for (int i = 0; i < 2 * P * D; ++i) EXPECT_NEAR(dWuf[i], dWu[i], 1e-4 * (1 + std::fabs(dWu[i]))) << i;
+}
+
 // The prefill form continues from a step state: two prefills and a step loop give the same outputs and state.
 TEST(nn, causal_conv1d_prefill_continues_from_state) {
   const int B = 2, S = 9, C = 3, K = 4, S1 = 2, S2 = 5;
