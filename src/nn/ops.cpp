@@ -131,6 +131,37 @@ template <bool kAccumulate>
   }
 }
 
+// The input and weight gradients of columns [j0, j1) in one pass over the rows: d_in[n, j] += the transposed 4x4
+// products of dy[n, :] (Wt packed transposed, as headwise4_rows<true>), acc as in headwise4_dw_cols. Rows in blocks of
+// 32, so each thread streams its part of every row once instead of a column strip of all N rows per 16 columns (a
+// 2 KB stride through 8 MB); every sum keeps its order (rows ascending).
+[[gnu::noinline]] XM_CLONES void headwise4_back_cols(float* __restrict d_in, float* __restrict acc,
+                                                     const float* __restrict dy, const float* __restrict x,
+                                                     const float* __restrict Wt, int N, int I, int j0, int j1) {
+  constexpr int kRows = 32;
+  const float *W0 = Wt, *W1 = Wt + I, *W2 = Wt + 2 * I, *W3 = Wt + 3 * I;
+  for (int nb = 0; nb < N; nb += kRows) {
+    const int ne = std::min(N, nb + kRows);
+    for (int j = j0; j < j1; j += 16) {
+      v16f a0 = XM_LD16(acc + j), a1 = XM_LD16(acc + I + j), a2 = XM_LD16(acc + 2 * I + j),
+           a3 = XM_LD16(acc + 3 * I + j);
+      const v16f w0 = XM_LD16(W0 + j), w1 = XM_LD16(W1 + j), w2 = XM_LD16(W2 + j), w3 = XM_LD16(W3 + j);
+      for (int n = nb; n < ne; ++n) {
+        const v16f g = XM_LD16(dy + int64_t(n) * I + j), xv = XM_LD16(x + int64_t(n) * I + j);
+        a0 += g * XM_SPREAD(xv, 0);
+        a1 += g * XM_SPREAD(xv, 1);
+        a2 += g * XM_SPREAD(xv, 2);
+        a3 += g * XM_SPREAD(xv, 3);
+        float* dr = d_in + int64_t(n) * I + j;
+        v16f d = XM_SPREAD(g, 0) * w0 + XM_SPREAD(g, 1) * w1 + XM_SPREAD(g, 2) * w2 + XM_SPREAD(g, 3) * w3;
+        d += XM_LD16(dr);
+        XM_ST16(dr, d);
+      }
+      XM_ST16(acc + j, a0), XM_ST16(acc + I + j, a1), XM_ST16(acc + 2 * I + j, a2), XM_ST16(acc + 3 * I + j, a3);
+    }
+  }
+}
+
 template <class T>
 constexpr bool is_float = sizeof(T) == 4;
 
@@ -194,10 +225,11 @@ void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W,
   const int64_t in_ld = int64_t(NB) * DI, out_ld = int64_t(NB) * DO;
   if constexpr (is_float<T>) {
     if (use_headwise4<T>(NB, DI, DO)) {
-      if (d_in) headwise4_apply<true>(d_in, d_out, W, N, NB, true);
+      if (d_in && !d_W) headwise4_apply<true>(d_in, d_out, W, N, NB, true);
       if (d_W) {
         const int I = NB * 4;
-        std::vector<float> acc(size_t(4) * I, 0.f);
+        std::vector<float> acc(size_t(4) * I, 0.f), Wt;
+        if (d_in) Wt.resize(size_t(4) * I), pack_4x4(Wt.data(), W, NB, true);
 #pragma omp parallel if (int64_t(N) * I * 4 > kParMin)
         {
           int nt = 1, id = 0;
@@ -206,7 +238,10 @@ void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W,
 #endif
           const int vecs = I / 16, per = (vecs + nt - 1) / nt;
           const int j0 = std::min(vecs, id * per) * 16, j1 = std::min(vecs, id * per + per) * 16;
-          headwise4_dw_cols(acc.data(), d_out, in, N, I, j0, j1);
+          if (d_in)
+            headwise4_back_cols(d_in, acc.data(), d_out, in, Wt.data(), N, I, j0, j1);
+          else
+            headwise4_dw_cols(acc.data(), d_out, in, N, I, j0, j1);
         }
         for (int h = 0; h < NB; ++h)
           for (int o = 0; o < 4; ++o)

@@ -280,6 +280,55 @@ TEST(nn, mlstm_cell_backward_finite_differences) {
   }
 }
 
+// The float cell at four heads and 16-wide rows (the music config's shape class: vectorised decay rows, few-rows
+// GEMMs in the causal products) against the double cell: outputs and every gradient, accumulating into non-zero
+// buffers, with a sequence (37) that does not fill the causal products' 16-row blocks.
+TEST(nn, mlstm_cell_float_four_heads_matches_double) {
+  const int B = 2, S = 37, NH = 4, DH = 16, H = NH * DH;
+  const size_t n = size_t(B) * S * H, nw = size_t(NH) * 3 * H;
+  std::vector<double> q = random_vector(n, 911, -1.5, 1.5), k = random_vector(n, 912, -1.5, 1.5),
+                      v = random_vector(n, 913), wi = random_vector(nw, 914, -0.2, 0.2), bi = random_vector(NH, 915),
+                      wf = random_vector(nw, 916, -0.2, 0.2), bf = random_vector(NH, 917, 1, 4),
+                      wn = random_vector(H, 918, -0.3, 0.3), dh = random_vector(n, 919);
+  auto to_f = [](const std::vector<double>& x) { return std::vector<float>(x.begin(), x.end()); };
+  auto run = [&](auto zero, auto& h, auto& dq, auto& dk, auto& dv, auto& dwi, auto& dbi, auto& dwf, auto& dbf,
+                 auto& dwn) {
+    using T = decltype(zero);
+    auto cv = [](const std::vector<double>& x) { return std::vector<T>(x.begin(), x.end()); };
+    const auto qT = cv(q), kT = cv(k), vT = cv(v), wiT = cv(wi), biT = cv(bi), wfT = cv(wf), bfT = cv(bf),
+               wnT = cv(wn), dhT = cv(dh);
+    xm::nn::MlstmCellWeights<T> w{wiT.data(), biT.data(), wfT.data(), bfT.data(), wnT.data()};
+    xm::nn::MlstmCellCache<T> cache;
+    h.assign(n, T(0));
+    xm::nn::mlstm_cell_forward(h.data(), cache, qT.data(), kT.data(), vT.data(), w, B, S, NH, DH);
+    xm::nn::MlstmCellGrads<T> g{dwi.data(), dbi.data(), dwf.data(), dbf.data(), dwn.data()};
+    xm::nn::mlstm_cell_backward(dq.data(), dk.data(), dv.data(), g, dhT.data(), cache, qT.data(), kT.data(), vT.data(),
+                                w);
+  };
+  // gradients accumulate: start from the same non-zero values in both types
+  std::vector<double> g0 = random_vector(n, 920), w0 = random_vector(nw, 921), s0 = random_vector(NH, 922),
+                      n0 = random_vector(H, 923);
+  std::vector<double> h, dq = g0, dk = g0, dv = g0, dwi = w0, dbi = s0, dwf = w0, dbf = s0, dwn = n0;
+  std::vector<float> hf, dqf = to_f(g0), dkf = to_f(g0), dvf = to_f(g0), dwif = to_f(w0), dbif = to_f(s0),
+                         dwff = to_f(w0), dbff = to_f(s0), dwnf = to_f(n0);
+  run(0.0, h, dq, dk, dv, dwi, dbi, dwf, dbf, dwn);
+  run(0.0f, hf, dqf, dkf, dvf, dwif, dbif, dwff, dbff, dwnf);
+  auto max_rel = [](const std::vector<float>& a, const std::vector<double>& b) {
+    double m = 0;
+    for (size_t i = 0; i < b.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]) / (1 + std::fabs(b[i])));
+    return m;
+  };
+  EXPECT_LT(max_rel(hf, h), 1e-4);
+  EXPECT_LT(max_rel(dqf, dq), 1e-4);
+  EXPECT_LT(max_rel(dkf, dk), 1e-4);
+  EXPECT_LT(max_rel(dvf, dv), 1e-4);
+  EXPECT_LT(max_rel(dwif, dwi), 1e-4);
+  EXPECT_LT(max_rel(dbif, dbi), 1e-4);
+  EXPECT_LT(max_rel(dwff, dwf), 1e-4);
+  EXPECT_LT(max_rel(dbff, dbf), 1e-4);
+  EXPECT_LT(max_rel(dwnf, dwn), 1e-4);
+}
+
 TEST(nn, mlstm_rejects_bad_use_with_a_reason) {
   Inputs x(1, 1, 10, 4, 1);
   std::vector<double> h(x.n()), dh(x.n()), dq(x.n());
