@@ -147,8 +147,8 @@ void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, Ml
   nn::headwise_backward(d_xc, g.q, d_q, c.xc.data(), w.q, N, NB, d.bs, d.bs);
   nn::headwise_backward(d_xc, g.k, d_k, c.xc.data(), w.k, N, NB, d.bs, d.bs);
   nn::headwise_backward(d_xm, g.v, d_v, c.xm.data(), w.v, N, NB, d.bs, d.bs);
-  T* d_xconv = ws.get(8, NI);
-  nn::silu_backward(d_xconv, d_xc, c.xconv.data(), int64_t(NI));
+  T* d_xconv = ws.raw(8, NI);  // written whole (no zeroing pass)
+  nn::silu_backward(d_xconv, d_xc, c.xconv.data(), int64_t(NI), false);
   nn::causal_conv1d_backward(d_xm, g.conv_w, g.conv_b, d_xconv, c.xm.data(), w.conv_w, d.B, d.S, I, d.K);
   T* d_xn = ws.raw(9, size_t(N) * D);  // = d_xm W_up[:I] (overwritten), then += d_z W_up[I:]
   nn::gemm<T>(false, false, N, D, I, T(1), d_xm, I, w.proj_up, D, T(0), d_xn, D);

@@ -136,9 +136,9 @@ void slstm_block_backward(T* d_x, const SlstmBlockView<T>& g, const T* d_out, Sl
                            N, D);
   }
   nn::residual_backward<T>(d_x, nullptr, d_x1, int64_t(ND));
-  T* d_y = ws.get(1, ND);
+  T* d_y = ws.raw(1, ND);  // written whole (no zeroing pass)
   nn::multihead_layernorm_backward(d_y, g.gn_w, d_x1, c.y.data(), c.gn_mean.data(), c.gn_rstd.data(), w.gn_w, N, NH,
-                                   DH);
+                                   DH, false);
   T* dWx = ws.get(2, 4 * ND);
   nn::SlstmDims sd{d.B, d.S, NH, DH};
   nn::slstm_backward<T>(dWx, g.R, g.bias, nullptr, d_y, nullptr, c.cell.data(), w.R, sd);
@@ -148,8 +148,8 @@ void slstm_block_backward(T* d_x, const SlstmBlockView<T>& g, const T* d_out, Sl
   gate_preacts_backward(d_xc, d_xn, DH * DH <= kLoopHeadMax ? ws.raw(5, ND) : nullptr, g, dWx, xc, c.xn.data(), w, N,
                         D, NH);
   if (d.K > 0) {
-    T* d_xconv = ws.get(6, ND);
-    nn::silu_backward(d_xconv, d_xc, c.xconv.data(), int64_t(ND));
+    T* d_xconv = ws.raw(6, ND);  // written whole (no zeroing pass)
+    nn::silu_backward(d_xconv, d_xc, c.xconv.data(), int64_t(ND), false);
     nn::causal_conv1d_backward(d_xn, g.conv_w, g.conv_b, d_xconv, c.xn.data(), w.conv_w, d.B, d.S, D, d.K);
   }
   nn::layernorm_backward(d_x, g.norm_w, d_xn, x, c.ln_mean.data(), c.ln_rstd.data(), w.norm_w, N, D);

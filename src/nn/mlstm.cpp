@@ -645,9 +645,9 @@ void mlstm_cell_backward(T* dq, T* dk, T* dv, const MlstmCellGrads<T>& g, const 
     throw Error("mlstm_cell_backward: the cache does not hold a forward (hint: call mlstm_cell_forward with this "
                 "cache first)");
   const bool chunkwise = c.opt.form == MlstmForm::chunkwise;
-  c.d_ht.assign(nx, T(0)), c.d_ig.assign(nr, T(0)), c.d_fg.assign(nr, T(0));
+  c.d_ht.resize(nx), c.d_ig.assign(nr, T(0)), c.d_fg.assign(nr, T(0));
   multihead_layernorm_backward(c.d_ht.data(), g.outnorm_w, dh, c.ht.data(), c.ln_mean.data(), c.ln_rstd.data(),
-                               w.outnorm_w, N, NH, DH);
+                               w.outnorm_w, N, NH, DH, false);  // d_ht written whole: no zeroing pass
   run_backward<T>("mlstm_cell_backward", dq, dk, dv, c.d_ig.data(), c.d_fg.data(), c.d_ht.data(), c.ht.data(),
                   c.backend.view(), q, k, v, c.ig.data(), c.fg.data(), B, NH, S, DH,
                   chunkwise ? c.opt.chunk : std::max(S, 1), chunkwise, true, c.opt.eps);

@@ -334,7 +334,7 @@ template <class T>
   }
 }
 
-template <class T>
+template <class T, bool kAccumulate>
 [[gnu::noinline]] XM_CLONES void norm_groups_bwd(T* __restrict d_in, const T* __restrict d_out,
                                                  const T* __restrict in, const T* __restrict mean,
                                                  const T* __restrict rstd, const T* __restrict w, int64_t g0,
@@ -364,7 +364,10 @@ template <class T>
     s2 /= T(DH);
     for (int d = 0; d < DH; ++d) {
       T xh = (x[d] - mu) * r, dxh = dy[d] * (T(1) + wg[d]);
-      dx[d] += r * (dxh - s1 - xh * s2);
+      if constexpr (kAccumulate)
+        dx[d] += r * (dxh - s1 - xh * s2);
+      else
+        dx[d] = r * (dxh - s1 - xh * s2);
     }
   }
 }
@@ -376,25 +379,40 @@ void group_norm_fwd(T* out, T* mean, T* rstd, const T* in, const T* w, int N, in
                   [&](int64_t g0, int64_t g1) { norm_groups_fwd(out, mean, rstd, in, w, g0, g1, NH, DH); });
 }
 
+// Columns [c0, c1) of the gain gradient: d_w[c] += sum_n dy[n, c] (x[n, c] - mean) rstd, rows in order (cloned: the
+// column loops vectorise).
+template <class T>
+[[gnu::noinline]] XM_CLONES void norm_gain_bwd_cols(T* __restrict d_w, const T* __restrict d_out,
+                                                    const T* __restrict in, const T* __restrict mean,
+                                                    const T* __restrict rstd, int N, int NH, int DH, int64_t c0,
+                                                    int64_t c1) {
+  const int64_t cols = int64_t(NH) * DH;
+  for (int n = 0; n < N; ++n)
+    for (int64_t c = c0; c < c1;) {  // the part of each head (group) inside [c0, c1)
+      const int64_t h = c / DH, e = std::min(c1, (h + 1) * DH), g = int64_t(n) * NH + h;
+      const T mu = mean[g], r = rstd[g];
+      const T* dy = d_out + n * cols;
+      const T* x = in + n * cols;
+      for (; c < e; ++c) d_w[c] += dy[c] * (x[c] - mu) * r;
+    }
+}
+
 template <class T>
 void group_norm_bwd(T* d_in, T* d_w, const T* d_out, const T* in, const T* mean, const T* rstd, const T* w, int N,
-                    int NH, int DH) {
+                    int NH, int DH, bool accumulate = true) {
   const int64_t G = int64_t(N) * NH;
   if (d_in)
-    parallel_ranges(G, G * DH > kParMin,
-                    [&](int64_t g0, int64_t g1) { norm_groups_bwd(d_in, d_out, in, mean, rstd, w, g0, g1, NH, DH); });
+    parallel_ranges(G, G * DH > kParMin, [&](int64_t g0, int64_t g1) {
+      if (accumulate)
+        norm_groups_bwd<T, true>(d_in, d_out, in, mean, rstd, w, g0, g1, NH, DH);
+      else
+        norm_groups_bwd<T, false>(d_in, d_out, in, mean, rstd, w, g0, g1, NH, DH);
+    });
   if (d_w) {
     // threads split the NH*DH columns; each column sums its rows in order, as on one thread
     const int64_t cols = int64_t(NH) * DH;
     parallel_ranges(cols, G * DH > kParMin && cols >= 64, [&](int64_t c0, int64_t c1) {
-      for (int n = 0; n < N; ++n)
-        for (int64_t c = c0; c < c1;) {  // the part of each head (group) inside [c0, c1)
-          const int64_t h = c / DH, e = std::min(c1, (h + 1) * DH), g = int64_t(n) * NH + h;
-          const T mu = mean[g], r = rstd[g];
-          const T* dy = d_out + n * cols;
-          const T* x = in + n * cols;
-          for (; c < e; ++c) d_w[c] += dy[c] * (x[c] - mu) * r;
-        }
+      norm_gain_bwd_cols(d_w, d_out, in, mean, rstd, N, NH, DH, c0, c1);
     });
   }
 }
@@ -415,8 +433,8 @@ void multihead_layernorm_forward(T* out, T* mean, T* rstd, const T* in, const T*
 }
 template <class T>
 void multihead_layernorm_backward(T* d_in, T* d_w, const T* d_out, const T* in, const T* mean, const T* rstd,
-                                  const T* w, int N, int NH, int DH) {
-  group_norm_bwd(d_in, d_w, d_out, in, mean, rstd, w, N, NH, DH);
+                                  const T* w, int N, int NH, int DH, bool accumulate) {
+  group_norm_bwd(d_in, d_w, d_out, in, mean, rstd, w, N, NH, DH, accumulate);
 }
 
 // ---------------------------------------------------------------------------------------------- conv1d
@@ -607,12 +625,16 @@ template <class T>
     out[i] = x * sigmoid_hot(x);
   }
 }
-template <class T>
+template <class T, bool kAccumulate>
 [[gnu::noinline]] XM_CLONES void silu_bwd_range(T* __restrict d_in, const T* __restrict d_out,
                                                 const T* __restrict in, int64_t i0, int64_t i1) {
   for (int64_t i = i0; i < i1; ++i) {
     const T x = in[i], sg = sigmoid_hot(x);
-    d_in[i] += d_out[i] * (sg * (T(1) + x * (T(1) - sg)));
+    const T d = d_out[i] * (sg * (T(1) + x * (T(1) - sg)));
+    if constexpr (kAccumulate)
+      d_in[i] += d;
+    else
+      d_in[i] = d;
   }
 }
 }  // namespace
@@ -622,8 +644,13 @@ void silu_forward(T* out, const T* in, int64_t n) {
   parallel_ranges(n, n > kParMin, [&](int64_t i0, int64_t i1) { silu_fwd_range(out, in, i0, i1); });
 }
 template <class T>
-void silu_backward(T* d_in, const T* d_out, const T* in, int64_t n) {
-  parallel_ranges(n, n > kParMin, [&](int64_t i0, int64_t i1) { silu_bwd_range(d_in, d_out, in, i0, i1); });
+void silu_backward(T* d_in, const T* d_out, const T* in, int64_t n, bool accumulate) {
+  parallel_ranges(n, n > kParMin, [&](int64_t i0, int64_t i1) {
+    if (accumulate)
+      silu_bwd_range<T, true>(d_in, d_out, in, i0, i1);
+    else
+      silu_bwd_range<T, false>(d_in, d_out, in, i0, i1);
+  });
 }
 template <class T>
 void gelu_forward(T* out, const T* in, int64_t n) {
@@ -850,14 +877,14 @@ void cross_entropy_backward(T* d_logits, double d_loss, const T* cache_logp, con
   template void layernorm_backward<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, int, int);       \
   template void multihead_layernorm_forward<T>(T*, T*, T*, const T*, const T*, int, int, int);                   \
   template void multihead_layernorm_backward<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, int,   \
-                                                int, int);                                                       \
+                                                int, int, bool);                                                 \
   template void causal_conv1d_forward<T>(T*, const T*, const T*, const T*, int, int, int, int);                  \
   template void causal_conv1d_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, int, int, int);         \
   template void causal_conv1d_step<T>(T*, T*, const T*, const T*, const T*, int, int, int);                      \
   template void causal_conv1d_final_state<T>(T*, const T*, int, int, int, int);                                  \
   template void causal_conv1d_prefill<T>(T*, T*, const T*, const T*, const T*, int, int, int, int);              \
   template void silu_forward<T>(T*, const T*, int64_t);                                                          \
-  template void silu_backward<T>(T*, const T*, const T*, int64_t);                                               \
+  template void silu_backward<T>(T*, const T*, const T*, int64_t, bool);                                         \
   template void gelu_forward<T>(T*, const T*, int64_t);                                                          \
   template void gelu_backward<T>(T*, const T*, const T*, int64_t);                                               \
   template void gated_ffn_forward<T>(T*, T*, T*, const T*, const T*, const T*, int, int, int, Activation);       \

@@ -62,7 +62,7 @@ template <class T>
 void multihead_layernorm_backward(T* d_in /* (N, NH*DH) or null */, T* d_w /* (NH*DH) or null */,
                                   const T* d_out /* (N, NH*DH) */, const T* in /* (N, NH*DH) */,
                                   const T* mean /* (N, NH) */, const T* rstd /* (N, NH) */, const T* w /* (NH*DH) */,
-                                  int N, int NH, int DH);
+                                  int N, int NH, int DH, bool accumulate = true /* false: d_in = ..., not += */);
 
 // ---- depthwise causal conv1d with bias (official CausalConv1d, groups = channels):
 // out[b, t, c] = bias[c] + sum_{j<K} W[c, j] * in[b, t-(K-1)+j, c]   (in at t < 0 is 0).
@@ -89,11 +89,11 @@ void causal_conv1d_prefill(T* out /* (B, S, C) */, T* state /* (B, K, C), update
 template <class T>
 void causal_conv1d_final_state(T* state /* (B, K, C) */, const T* in /* (B, S, C) */, int B, int S, int C, int K);
 
-// ---- activations (n elements; d_in += d_out * f'(in)).
+// ---- activations (n elements; d_in += d_out * f'(in), or d_in = ... with accumulate = false).
 template <class T>
 void silu_forward(T* out, const T* in, int64_t n);
 template <class T>
-void silu_backward(T* d_in, const T* d_out, const T* in, int64_t n);
+void silu_backward(T* d_in, const T* d_out, const T* in, int64_t n, bool accumulate = true);
 template <class T>
 void gelu_forward(T* out, const T* in, int64_t n);  // exact: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
 template <class T>

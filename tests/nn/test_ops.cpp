@@ -121,6 +121,19 @@ TEST(nn, gradcheck_multihead_layernorm) {
   EXPECT_NEAR(var, 1.0, 1e-3);  // eps 1e-5 over a variance of O(1)
 }
 
+// accumulate = false (the training step's zero-free buffers) writes what accumulating into zeros gives, over garbage.
+TEST(nn, multihead_layernorm_backward_can_overwrite) {
+  const int N = 5, NH = 4, DH = 16, C = NH * DH;
+  std::vector<double> xd = random_vector(N * C, 60), wd = random_vector(C, 61, -0.3, 0.3), dyd = random_vector(N * C, 62);
+  std::vector<float> x(xd.begin(), xd.end()), w(wd.begin(), wd.end()), dy(dyd.begin(), dyd.end());
+  std::vector<float> y(N * C), mean(N * NH), rstd(N * NH), acc(N * C, 0.0f), over(N * C, -7.0f);
+  multihead_layernorm_forward(y.data(), mean.data(), rstd.data(), x.data(), w.data(), N, NH, DH);
+  multihead_layernorm_backward<float>(acc.data(), nullptr, dy.data(), x.data(), mean.data(), rstd.data(), w.data(), N, NH, DH);
+  multihead_layernorm_backward<float>(over.data(), nullptr, dy.data(), x.data(), mean.data(), rstd.data(), w.data(), N, NH, DH,
+                               false);
+  EXPECT_EQ(over, acc);
+}
+
 TEST(nn, gradcheck_causal_conv1d) {
   const int B = 2, S = 6, C = 3, K = 4;
   std::vector<double> x = random_vector(B * S * C, 11), W = random_vector(C * K, 12), b = random_vector(C, 13), dx,
@@ -172,7 +185,10 @@ TEST(nn, gradcheck_silu_gelu) {
       return y;
     };
     auto bwd = [&](const std::vector<double>& dy) {
-      (which ? gelu_backward<double> : silu_backward<double>)(dx.data(), dy.data(), x.data(), n);
+      if (which)
+        gelu_backward<double>(dx.data(), dy.data(), x.data(), n);
+      else
+        silu_backward<double>(dx.data(), dy.data(), x.data(), n);
     };
     EXPECT_TRUE(gradcheck(which ? "gelu" : "silu", {{"x", &x, &dx}}, fwd, bwd));
   }
@@ -182,6 +198,11 @@ TEST(nn, gradcheck_silu_gelu) {
   EXPECT_NEAR(y, 0.8413447460685429, 1e-15);  // Phi(1): the exact (erf) GELU, not the tanh approximation
   silu_forward(&y, &one, 1);
   EXPECT_NEAR(y, 1.0 / (1.0 + std::exp(-1.0)), 1e-15);
+  // accumulate = false writes the gradient over whatever the buffer held
+  std::vector<float> xf(x.begin(), x.end()), dyf(n, 0.5f), acc(n, 0.0f), over(n, 123.0f);
+  silu_backward(acc.data(), dyf.data(), xf.data(), n);
+  silu_backward(over.data(), dyf.data(), xf.data(), n, false);
+  EXPECT_EQ(over, acc);
 }
 
 TEST(nn, gradcheck_gated_ffn) {
