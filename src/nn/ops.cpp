@@ -451,22 +451,72 @@ const T* conv_weights_t(const T* W, int C, int K) {
 }
 }  // namespace
 
+namespace {
+// The conv loops, cloned so their channel loops vectorise (AVX-512/AVX2); rows r = b S + t of the (B, S, C) tensors.
+// Each output element sums its taps in the same order as the plain loops did.
+template <class T>
+[[gnu::noinline]] XM_CLONES void conv_fwd_rows(T* __restrict out, const T* __restrict in, const T* __restrict Wt,
+                                               const T* __restrict bias, int S, int C, int K, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int t = int(r % S);
+    T* y = out + r * C;
+    if (bias)
+      for (int c = 0; c < C; ++c) y[c] = bias[c];
+    else
+      for (int c = 0; c < C; ++c) y[c] = T(0);
+    for (int j = 0; j < K; ++j) {
+      const int ts = t - (K - 1) + j;
+      if (ts < 0) continue;
+      const T* x = in + (r - (K - 1) + j) * C;
+      const T* w = Wt + int64_t(j) * C;
+      for (int c = 0; c < C; ++c) y[c] += w[c] * x[c];
+    }
+  }
+}
+// d_in[b, ts] += sum_j W[:, j] * d_out[b, ts + (K-1) - j]: gather form, each row written by one thread.
+template <class T>
+[[gnu::noinline]] XM_CLONES void conv_back_in_rows(T* __restrict d_in, const T* __restrict d_out,
+                                                   const T* __restrict Wt, int S, int C, int K, int64_t r0,
+                                                   int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int ts = int(r % S);
+    T* dx = d_in + r * C;
+    for (int j = 0; j < K; ++j) {
+      const int t = ts + (K - 1) - j;
+      if (t >= S) continue;
+      const T* dy = d_out + (r + (K - 1) - j) * C;
+      const T* w = Wt + int64_t(j) * C;
+      for (int c = 0; c < C; ++c) dx[c] += w[c] * dy[c];
+    }
+  }
+}
+// Channels [c0, c1) of the weight (into the (K, C) scratch dWt) and bias gradients, summed over (b, t) in order.
+template <class T>
+[[gnu::noinline]] XM_CLONES void conv_back_w_cols(T* __restrict dWt, T* __restrict d_bias, const T* __restrict d_out,
+                                                  const T* __restrict in, int B, int S, int C, int K, int64_t c0,
+                                                  int64_t c1) {
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < S; ++t) {
+      const T* dy = d_out + (int64_t(b) * S + t) * C;
+      if (d_bias)
+        for (int64_t c = c0; c < c1; ++c) d_bias[c] += dy[c];
+      if (!dWt) continue;
+      for (int j = 0; j < K; ++j) {
+        const int ts = t - (K - 1) + j;
+        if (ts < 0) continue;
+        const T* x = in + (int64_t(b) * S + ts) * C;
+        T* dw = dWt + int64_t(j) * C;
+        for (int64_t c = c0; c < c1; ++c) dw[c] += dy[c] * x[c];
+      }
+    }
+}
+}  // namespace
+
 template <class T>
 void causal_conv1d_forward(T* out, const T* in, const T* W_, const T* bias, int B, int S, int C, int K) {
   const T* Wt = conv_weights_t(W_, C, K);
-#pragma omp parallel for collapse(2) if (int64_t(B) * S * C * K > kParMin)
-  for (int b = 0; b < B; ++b)
-    for (int t = 0; t < S; ++t) {
-      T* y = out + (int64_t(b) * S + t) * C;
-      for (int c = 0; c < C; ++c) y[c] = bias ? bias[c] : T(0);
-      for (int j = 0; j < K; ++j) {
-        int ts = t - (K - 1) + j;
-        if (ts < 0) continue;
-        const T* x = in + (int64_t(b) * S + ts) * C;
-        const T* w = Wt + int64_t(j) * C;
-        for (int c = 0; c < C; ++c) y[c] += w[c] * x[c];
-      }
-    }
+  parallel_ranges(int64_t(B) * S, int64_t(B) * S * C * K > kParMin,
+                  [&](int64_t r0, int64_t r1) { conv_fwd_rows(out, in, Wt, bias, S, C, K, r0, r1); });
 }
 
 template <class T>
@@ -474,41 +524,17 @@ void causal_conv1d_backward(T* d_in, T* d_W, T* d_bias, const T* d_out, const T*
                             int K) {
   if (d_in) {
     const T* Wt = conv_weights_t(W_, C, K);
-    // d_in[b, ts] += sum_j W[:, j] * d_out[b, ts + (K-1) - j]: gather form, each row written by one thread.
-#pragma omp parallel for collapse(2) if (int64_t(B) * S * C * K > kParMin)
-    for (int b = 0; b < B; ++b)
-      for (int ts = 0; ts < S; ++ts) {
-        T* dx = d_in + (int64_t(b) * S + ts) * C;
-        for (int j = 0; j < K; ++j) {
-          int t = ts + (K - 1) - j;
-          if (t >= S) continue;
-          const T* dy = d_out + (int64_t(b) * S + t) * C;
-          const T* w = Wt + int64_t(j) * C;
-          for (int c = 0; c < C; ++c) dx[c] += w[c] * dy[c];
-        }
-      }
+    parallel_ranges(int64_t(B) * S, int64_t(B) * S * C * K > kParMin,
+                    [&](int64_t r0, int64_t r1) { conv_back_in_rows(d_in, d_out, Wt, S, C, K, r0, r1); });
   }
   if (d_W || d_bias) {
     // threads split the channels; each weight sums over (b, t) in order into a (K, C) scratch (contiguous in c),
     // then adds that sum to d_W: the same on any number of threads
     thread_local std::vector<T> dwt_buf;
     dwt_buf.assign(d_W ? size_t(K) * C : 0, T(0));
-    T* const dWt = dwt_buf.data();
+    T* const dWt = d_W ? dwt_buf.data() : nullptr;
     parallel_ranges(C, int64_t(B) * S * C * K > kParMin && C >= 32, [&](int64_t c0, int64_t c1) {
-      for (int b = 0; b < B; ++b)
-        for (int t = 0; t < S; ++t) {
-          const T* dy = d_out + (int64_t(b) * S + t) * C;
-          if (d_bias)
-            for (int64_t c = c0; c < c1; ++c) d_bias[c] += dy[c];
-          if (!d_W) continue;
-          for (int j = 0; j < K; ++j) {
-            int ts = t - (K - 1) + j;
-            if (ts < 0) continue;
-            const T* x = in + (int64_t(b) * S + ts) * C;
-            T* dw = dWt + int64_t(j) * C;
-            for (int64_t c = c0; c < c1; ++c) dw[c] += dy[c] * x[c];
-          }
-        }
+      conv_back_w_cols(dWt, d_bias, d_out, in, B, S, C, K, c0, c1);
       if (d_W)
         for (int64_t c = c0; c < c1; ++c)
           for (int j = 0; j < K; ++j) d_W[c * K + j] += dWt[int64_t(j) * C + c];
