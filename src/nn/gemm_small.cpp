@@ -94,6 +94,13 @@ template <int kO>
     v16f r[16];
     for (int j = 0; j < 16; ++j) r[j] = XM_LD16(Ct + size_t(o - n0 + j) * 16);
     transpose16(r);
+    if (M == 16 && beta == 0.f) {
+      // (the common case: the team's whole batch) unrolled, so r[m] stays in registers; a runtime m indexed them
+      // through a compare chain (7% of a batch-16 generation profile)
+#pragma GCC unroll 16
+      for (int m = 0; m < 16; ++m) XM_ST16(C + size_t(m) * ldc + o, alpha * r[m]);
+      continue;
+    }
     for (int m = 0; m < M; ++m) {
       float* c = C + size_t(m) * ldc + o;
       if (beta == 0.f)
