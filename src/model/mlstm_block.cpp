@@ -40,19 +40,22 @@ template <class T>
       hg[j] = hs[j] * (zv * sigm(zv));
     }
 }
-template <class T>
-[[gnu::noinline]] XM_CLONES void gate_rows_bwd(T* __restrict d_z, T* __restrict d_hc, T* __restrict d_xc,
-                                               const T* __restrict d_hg, const T* __restrict z,
-                                               const T* __restrict hs, const T* __restrict skip, int n0, int n1,
-                                               int I) {
-  for (int n = n0; n < n1; ++n)
-    for (int i = 0; i < I; ++i) {
+// Its backward over columns [i0, i1) of all N rows, with the skip gain's gradient g_skip[i] += sum_n d_hc x_c (rows in
+// order, so the same on any number of threads) in the same pass when kSkipGrad.
+template <class T, bool kSkipGrad>
+[[gnu::noinline]] XM_CLONES void gate_cols_bwd(T* __restrict d_z, T* __restrict d_hc, T* __restrict d_xc,
+                                               T* __restrict g_skip, const T* __restrict d_hg, const T* __restrict z,
+                                               const T* __restrict hs, const T* __restrict xc,
+                                               const T* __restrict skip, int N, int I, int i0, int i1) {
+  for (int n = 0; n < N; ++n)
+    for (int i = i0; i < i1; ++i) {
       const size_t j = size_t(n) * I + i;
       const T zv = z[j], s = sigm(zv);
       const T dhs = d_hg[j] * (zv * s);
       d_z[j] = d_hg[j] * hs[j] * (s * (T(1) + zv * (T(1) - s)));
       d_hc[j] = dhs;
       d_xc[j] = dhs * skip[i];
+      if constexpr (kSkipGrad) g_skip[i] += dhs * xc[j];
     }
 }
 // fn(n0, n1) on one slice of [0, N) rows (or columns) per thread.
@@ -130,19 +133,19 @@ void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, Ml
   T* d_hc = ws.raw(1, NI);  // the three are overwritten whole by gate_rows_bwd
   T* d_z = ws.raw(2, NI);
   T* d_xc = ws.raw(3, NI);
-  row_slices(N, NI > (1u << 14), [&](int n0, int n1) {
-    gate_rows_bwd(d_z, d_hc, d_xc, d_hg, c.z.data(), c.hs.data(), w.skip, n0, n1, I);
+  row_slices(I, NI > (1u << 14) && I >= 64, [&](int i0, int i1) {  // threads split the columns
+    if (g.skip)
+      gate_cols_bwd<T, true>(d_z, d_hc, d_xc, g.skip, d_hg, c.z.data(), c.hs.data(), c.xc.data(), w.skip, N, I, i0, i1);
+    else
+      gate_cols_bwd<T, false>(d_z, d_hc, d_xc, nullptr, d_hg, c.z.data(), c.hs.data(), c.xc.data(), w.skip, N, I, i0,
+                              i1);
   });
-  if (g.skip)  // threads split the columns; each sums its rows in order
-    row_slices(I, NI > (1u << 14) && I >= 64, [&](int i0, int i1) {
-      for (int n = 0; n < N; ++n)
-        for (int i = i0; i < i1; ++i) g.skip[i] += d_hc[size_t(n) * I + i] * c.xc[size_t(n) * I + i];
-    });
-  T* d_q = ws.get(4, NI);
-  T* d_k = ws.get(5, NI);
-  T* d_v = ws.get(6, NI);
+  T* d_q = ws.raw(4, NI);  // overwritten by the cell (each head zeroes its slice when it starts on it)
+  T* d_k = ws.raw(5, NI);
+  T* d_v = ws.raw(6, NI);
   nn::MlstmCellGrads<T> cg{g.igate_w, g.igate_b, g.fgate_w, g.fgate_b, g.outnorm_w};
-  nn::mlstm_cell_backward(d_q, d_k, d_v, cg, d_hc, c.cell, c.q.data(), c.k.data(), c.v.data(), cell_weights(w));
+  nn::mlstm_cell_backward(d_q, d_k, d_v, cg, d_hc, c.cell, c.q.data(), c.k.data(), c.v.data(), cell_weights(w),
+                          false);
   T* d_xm = ws.get(7, NI);
   nn::headwise_backward(d_xc, g.q, d_q, c.xc.data(), w.q, N, NB, d.bs, d.bs);
   nn::headwise_backward(d_xc, g.k, d_k, c.xc.data(), w.k, N, NB, d.bs, d.bs);

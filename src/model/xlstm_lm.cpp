@@ -109,9 +109,9 @@ void XlstmLM<T>::backward(LmCache<T>& c, double d_loss) {
   const int B = c.B, S = c.S, N = B * S, D = cfg_.embedding_dim, V = cfg_.vocab_size, NB = cfg_.num_blocks;
   auto& ws = c.ws;
   // slots 0..9 belong to the blocks; the LM uses 10..13
-  T* d_logits = ws.get(10, size_t(N) * V);
+  T* d_logits = ws.raw(10, size_t(N) * V);  // written whole (no zeroing pass)
   nn::cross_entropy_backward(d_logits, d_loss, c.logp.data(), c.targets.data(), N, V, kIgnoreIndex,
-                             opt_.label_smoothing);
+                             opt_.label_smoothing, false);
   T* d_post = ws.get(11, size_t(N) * D);
   nn::linear_backward<T>(d_post, gv_.head, nullptr, d_logits, c.post.data(), pv_.head, N, D, V);
   T* d_res = ws.get(12, size_t(N) * D);

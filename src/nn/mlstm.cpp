@@ -231,10 +231,15 @@ void forward_head(T* h, T* m_row, T* b_row, int32_t* am_row, T* cC, T* cn, T* cm
 template <class T>
 void backward_head(T* dq, T* dk, T* dv, T* dig, T* dfg, const T* dh, const T* h, const T* m_row, const T* b_row,
                    const int32_t* am_row, const T* cC, const T* cn, const T* cm, const T* q, const T* k, const T* v,
-                   const T* ig, const T* fg, int S, int DH, int ld, int L, double eps, Work<T>& w) {
+                   const T* ig, const T* fg, int S, int DH, int ld, int L, double eps, Work<T>& w,
+                   bool zero_first) {
   const T scale = T(1) / std::sqrt(T(DH));
   const size_t DD = size_t(DH) * DH;
   const int NC = mlstm_num_chunks(S, L);
+  if (zero_first)  // this head's rows of the gradients start at 0 here, while they are about to be used (cache-hot)
+    for (T* g : {dq, dk, dv})
+      if (g)
+        for (int t = 0; t < S; ++t) std::fill(g + size_t(t) * ld, g + size_t(t) * ld + DH, T(0));
   for (int t = 0; t < S; ++t) w.logf[t] = log_sigmoid(fg[t]);
   T* di = w.di.data();
   T* dlogf = w.dlogf.data();
@@ -440,7 +445,8 @@ void run_forward(const char* fn, T* h, const MlstmCache<T>& cache, const T* q, c
 template <class T>
 void run_backward(const char* fn, T* dq, T* dk, T* dv, T* digate, T* dfgate, const T* dh, const T* h,
                   const MlstmCache<T>& cache, const T* q, const T* k, const T* v, const T* igate, const T* fgate,
-                  int B, int NH, int S, int DH, int L, bool chunk_cache, bool seq_major, double eps) {
+                  int B, int NH, int S, int DH, int L, bool chunk_cache, bool seq_major, double eps,
+                  bool zero_first = false) {
   check_dims(fn, B, NH, S, DH, L);
   if (S == 0) return;
   if (!cache.m || !cache.b || !cache.argmax)
@@ -463,7 +469,7 @@ void run_backward(const char* fn, T* dq, T* dk, T* dv, T* digate, T* dfgate, con
                     chunks ? cache.chunk_C + size_t(bh) * NC * DD : nullptr,
                     chunks ? cache.chunk_n + size_t(bh) * NC * DH : nullptr,
                     chunks ? cache.chunk_m + size_t(bh) * NC : nullptr, q + o, k + o, v + o, igate + r, fgate + r, S,
-                    DH, lay.ld(), L, eps, w);
+                    DH, lay.ld(), L, eps, w, zero_first);
     }
   }
 }
@@ -638,7 +644,7 @@ void mlstm_cell_forward(T* h, MlstmCellCache<T>& c, const T* q, const T* k, cons
 
 template <class T>
 void mlstm_cell_backward(T* dq, T* dk, T* dv, const MlstmCellGrads<T>& g, const T* dh, const MlstmCellCache<T>& c,
-                         const T* q, const T* k, const T* v, const MlstmCellWeights<T>& w) {
+                         const T* q, const T* k, const T* v, const MlstmCellWeights<T>& w, bool accumulate) {
   const int B = c.B, S = c.S, NH = c.NH, DH = c.DH, H = NH * DH, N = B * S;
   const size_t nx = size_t(N) * H, nr = size_t(B) * NH * S;
   if (c.ht.size() != nx)
@@ -650,7 +656,7 @@ void mlstm_cell_backward(T* dq, T* dk, T* dv, const MlstmCellGrads<T>& g, const 
                                w.outnorm_w, N, NH, DH, false);  // d_ht written whole: no zeroing pass
   run_backward<T>("mlstm_cell_backward", dq, dk, dv, c.d_ig.data(), c.d_fg.data(), c.d_ht.data(), c.ht.data(),
                   c.backend.view(), q, k, v, c.ig.data(), c.fg.data(), B, NH, S, DH,
-                  chunkwise ? c.opt.chunk : std::max(S, 1), chunkwise, true, c.opt.eps);
+                  chunkwise ? c.opt.chunk : std::max(S, 1), chunkwise, true, c.opt.eps, !accumulate);
   c.d_gcat.resize(size_t(N) * 2 * NH);
   join_gates(c.d_gcat.data(), c.d_ig.data(), c.d_fg.data(), B, S, NH);
   const bool dW = g.igate_w || g.fgate_w, db = g.igate_b || g.fgate_b;
@@ -837,7 +843,7 @@ void mlstm_cell_step(T* h, const MlstmState<T>& state, const T* q, const T* k, c
                                       const MlstmCellWeights<T>&, int, int, int, int, const MlstmOptions&,       \
                                       MlstmStatePtr<T>, MlstmStatePtr<T>);                               \
   template void mlstm_cell_backward<T>(T*, T*, T*, const MlstmCellGrads<T>&, const T*, const MlstmCellCache<T>&, \
-                                       const T*, const T*, const T*, const MlstmCellWeights<T>&);                \
+                                       const T*, const T*, const T*, const MlstmCellWeights<T>&, bool);          \
   template void mlstm_cell_step<T>(T*, const MlstmState<T>&, const T*, const T*, const T*,                       \
                                    const MlstmCellWeights<T>&, int, int, int, double);
 

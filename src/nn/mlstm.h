@@ -184,7 +184,8 @@ void mlstm_cell_forward(T* h /* (B, S, H) */, MlstmCellCache<T>& cache, const T*
 template <class T>
 void mlstm_cell_backward(T* dq, T* dk, T* dv /* (B, S, H) or null */, const MlstmCellGrads<T>& g,
                          const T* dh /* (B, S, H) */, const MlstmCellCache<T>& cache, const T* q, const T* k,
-                         const T* v /* (B, S, H) */, const MlstmCellWeights<T>& w);
+                         const T* v /* (B, S, H) */, const MlstmCellWeights<T>& w,
+                         bool accumulate = true /* false: dq, dk, dv are overwritten, not added to */);
 // One generation step of the cell (official mLSTMCell.step): q, k, v, h (B, H); state updated in place.
 template <class T>
 void mlstm_cell_step(T* h /* (B, H) */, const MlstmState<T>& state, const T* q, const T* k, const T* v /* (B,H) */,

@@ -827,10 +827,16 @@ namespace {
   for (int v = 0; v < V; ++v) s += double(exp_fast(x[v] - mx));
   return double(mx) + std::log(s);
 }
-// d += scale (exp(logp) - smooth) over one row.
-template <class T>
+// d (+)= scale (exp(logp) - smooth) over one row.
+template <class T, bool kAccumulate>
 [[gnu::noinline]] XM_CLONES void softmax_grad_row(T* __restrict d, const T* __restrict lp, T scale, T smooth, int V) {
-  for (int v = 0; v < V; ++v) d[v] += scale * (exp_hot(lp[v]) - smooth);
+  for (int v = 0; v < V; ++v) {
+    const T g = scale * (exp_hot(lp[v]) - smooth);
+    if constexpr (kAccumulate)
+      d[v] += g;
+    else
+      d[v] = g;
+  }
 }
 }  // namespace
 
@@ -875,18 +881,23 @@ double cross_entropy_forward(T* cache_logp, int64_t* count_out, const T* logits,
 
 template <class T>
 void cross_entropy_backward(T* d_logits, double d_loss, const T* cache_logp, const int32_t* targets, int N, int V,
-                            int ignore_index, double label_smoothing) {
+                            int ignore_index, double label_smoothing, bool accumulate) {
   int64_t count = 0;
   for (int n = 0; n < N; ++n) count += targets[n] != ignore_index;
-  if (count == 0) return;
-  const T scale = T(d_loss / double(count));
+  const T scale = T(count ? d_loss / double(count) : 0.0);
   const T smooth = T(label_smoothing / V), keep = T(1.0 - label_smoothing);
 #pragma omp parallel for if (int64_t(N) * V > kParMin)
   for (int n = 0; n < N; ++n) {
-    if (targets[n] == ignore_index) continue;
-    const T* lp = cache_logp + int64_t(n) * V;
     T* d = d_logits + int64_t(n) * V;
-    softmax_grad_row(d, lp, scale, smooth, V);
+    if (targets[n] == ignore_index) {
+      if (!accumulate) std::fill(d, d + V, T(0));
+      continue;
+    }
+    const T* lp = cache_logp + int64_t(n) * V;
+    if (accumulate)
+      softmax_grad_row<T, true>(d, lp, scale, smooth, V);
+    else
+      softmax_grad_row<T, false>(d, lp, scale, smooth, V);
     d[targets[n]] -= scale * keep;
   }
 }
@@ -920,7 +931,7 @@ void cross_entropy_backward(T* d_logits, double d_loss, const T* cache_logp, con
   template void residual_forward<T>(T*, const T*, const T*, int64_t);                                            \
   template void residual_backward<T>(T*, T*, const T*, int64_t);                                                 \
   template double cross_entropy_forward<T>(T*, int64_t*, const T*, const int32_t*, int, int, int, double);       \
-  template void cross_entropy_backward<T>(T*, double, const T*, const int32_t*, int, int, int, double);
+  template void cross_entropy_backward<T>(T*, double, const T*, const int32_t*, int, int, int, double, bool);
 
 XM_OPS_INSTANTIATE(float)
 XM_OPS_INSTANTIATE(double)

@@ -137,10 +137,11 @@ template <class T>
 double cross_entropy_forward(T* cache_logp /* (N, V) or null */, int64_t* count_out, const T* logits /* (N, V) */,
                              const int32_t* targets /* (N) */, int N, int V, int ignore_index = -100,
                              double label_smoothing = 0.0);
-// d_logits += d_loss / count * (p - ((1 - eps) onehot(t) + eps / V)) for non-ignored rows.
+// d_logits += d_loss / count * (p - ((1 - eps) onehot(t) + eps / V)) for non-ignored rows; accumulate = false:
+// d_logits = that, and 0 on ignored rows (no zeroing pass needed before).
 template <class T>
 void cross_entropy_backward(T* d_logits /* (N, V) */, double d_loss, const T* cache_logp /* (N, V) */,
                             const int32_t* targets /* (N) */, int N, int V, int ignore_index = -100,
-                            double label_smoothing = 0.0);
+                            double label_smoothing = 0.0, bool accumulate = true);
 
 }  // namespace xm::nn

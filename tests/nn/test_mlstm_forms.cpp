@@ -329,6 +329,34 @@ TEST(nn, mlstm_cell_float_four_heads_matches_double) {
   EXPECT_LT(max_rel(dwnf, dwn), 1e-4);
 }
 
+// accumulate = false (the training step's buffers, not zeroed first): dq, dk, dv written over garbage equal the
+// gradients accumulated into zeros, in both forms.
+TEST(nn, mlstm_cell_backward_can_overwrite) {
+  const int B = 2, S = 11, NH = 2, DH = 4, H = NH * DH;
+  const size_t n = size_t(B) * S * H, nw = size_t(NH) * 3 * H;
+  std::vector<double> q = random_vector(n, 931), k = random_vector(n, 932), v = random_vector(n, 933),
+                      wi = random_vector(nw, 934, -0.4, 0.4), bi = random_vector(NH, 935),
+                      wf = random_vector(nw, 936, -0.4, 0.4), bf = random_vector(NH, 937, 1, 4),
+                      wn = random_vector(H, 938, -0.3, 0.3), dh = random_vector(n, 939);
+  xm::nn::MlstmCellWeights<double> w{wi.data(), bi.data(), wf.data(), bf.data(), wn.data()};
+  for (auto form : {xm::nn::MlstmForm::parallel, xm::nn::MlstmForm::chunkwise}) {
+    xm::nn::MlstmOptions opt;
+    opt.form = form, opt.chunk = 4;
+    xm::nn::MlstmCellCache<double> cache;
+    std::vector<double> h(n);
+    xm::nn::mlstm_cell_forward(h.data(), cache, q.data(), k.data(), v.data(), w, B, S, NH, DH, opt);
+    std::vector<double> gw(nw), gb(NH), gn(H);
+    xm::nn::MlstmCellGrads<double> g{gw.data(), gb.data(), gw.data(), gb.data(), gn.data()};
+    std::vector<double> dq(n, 0.0), dk(n, 0.0), dv(n, 0.0), oq(n, 5.0), ok(n, -3.0), ov(n, 1e30);
+    xm::nn::mlstm_cell_backward(dq.data(), dk.data(), dv.data(), g, dh.data(), cache, q.data(), k.data(), v.data(), w);
+    xm::nn::mlstm_cell_backward(oq.data(), ok.data(), ov.data(), g, dh.data(), cache, q.data(), k.data(), v.data(), w,
+                                false);
+    EXPECT_EQ(oq, dq);
+    EXPECT_EQ(ok, dk);
+    EXPECT_EQ(ov, dv);
+  }
+}
+
 TEST(nn, mlstm_rejects_bad_use_with_a_reason) {
   Inputs x(1, 1, 10, 4, 1);
   std::vector<double> h(x.n()), dh(x.n()), dq(x.n());

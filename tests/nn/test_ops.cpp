@@ -264,6 +264,11 @@ TEST(nn, gradcheck_cross_entropy) {
       ref += l / 4;
     }
     EXPECT_NEAR(loss, ref, 1e-13);
+    // accumulate = false: the same gradient written over garbage, zeros on the ignored row
+    std::vector<double> acc(N * V, 0.0), over(N * V, 9.0);
+    cross_entropy_backward(acc.data(), 0.7, logp.data(), t.data(), N, V, -100, eps);
+    cross_entropy_backward(over.data(), 0.7, logp.data(), t.data(), N, V, -100, eps, false);
+    EXPECT_EQ(over, acc);
   }
   std::vector<int32_t> bad = {6};
   std::vector<double> x(V, 0.0);
