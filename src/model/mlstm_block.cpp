@@ -146,10 +146,9 @@ void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, Ml
   nn::MlstmCellGrads<T> cg{g.igate_w, g.igate_b, g.fgate_w, g.fgate_b, g.outnorm_w};
   nn::mlstm_cell_backward(d_q, d_k, d_v, cg, d_hc, c.cell, c.q.data(), c.k.data(), c.v.data(), cell_weights(w),
                           false);
-  T* d_xm = ws.get(7, NI);
-  nn::headwise_backward(d_xc, g.q, d_q, c.xc.data(), w.q, N, NB, d.bs, d.bs);
-  nn::headwise_backward(d_xc, g.k, d_k, c.xc.data(), w.k, N, NB, d.bs, d.bs);
-  nn::headwise_backward(d_xm, g.v, d_v, c.xm.data(), w.v, N, NB, d.bs, d.bs);
+  nn::headwise_backward2(d_xc, g.q, g.k, d_q, d_k, c.xc.data(), w.q, w.k, N, NB, d.bs, d.bs);  // one pass for q, k
+  T* d_xm = ws.raw(7, NI);  // written whole by the v projection (no zeroing pass), then the conv adds to it
+  nn::headwise_backward(d_xm, g.v, d_v, c.xm.data(), w.v, N, NB, d.bs, d.bs, false);
   T* d_xconv = ws.raw(8, NI);  // written whole (no zeroing pass)
   nn::silu_backward(d_xconv, d_xc, c.xconv.data(), int64_t(NI), false);
   nn::causal_conv1d_backward(d_xm, g.conv_w, g.conv_b, d_xconv, c.xm.data(), w.conv_w, d.B, d.S, I, d.K);

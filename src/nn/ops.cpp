@@ -131,33 +131,46 @@ template <bool kAccumulate>
   }
 }
 
-// The input and weight gradients of columns [j0, j1) in one pass over the rows: d_in[n, j] += the transposed 4x4
-// products of dy[n, :] (Wt packed transposed, as headwise4_rows<true>), acc as in headwise4_dw_cols. Rows in blocks of
+// The input and weight gradients of columns [j0, j1) in one pass over the rows: d_in[n, j] (+)= the transposed 4x4
+// products of dy[n, :] (Wt packed transposed, as headwise4_rows<true>), acc as in headwise4_dw_cols; kSets = 2 does
+// two projections of the same input (the mLSTM q and k) in the same pass, d_in receiving both. Rows in blocks of
 // 32, so each thread streams its part of every row once instead of a column strip of all N rows per 16 columns (a
 // 2 KB stride through 8 MB); every sum keeps its order (rows ascending).
-[[gnu::noinline]] XM_CLONES void headwise4_back_cols(float* __restrict d_in, float* __restrict acc,
-                                                     const float* __restrict dy, const float* __restrict x,
-                                                     const float* __restrict Wt, int N, int I, int j0, int j1) {
+template <int kSets, bool kAccumulate>
+[[gnu::noinline]] XM_CLONES void headwise4_back_cols(float* __restrict d_in, float* __restrict acc0,
+                                                     float* __restrict acc1, const float* __restrict dy0,
+                                                     const float* __restrict dy1, const float* __restrict x,
+                                                     const float* __restrict Wt0, const float* __restrict Wt1, int N,
+                                                     int I, int j0, int j1) {
   constexpr int kRows = 32;
-  const float *W0 = Wt, *W1 = Wt + I, *W2 = Wt + 2 * I, *W3 = Wt + 3 * I;
+  float* acc[2] = {acc0, acc1};
+  const float* dys[2] = {dy0, dy1};
+  const float* Wts[2] = {Wt0, Wt1};
   for (int nb = 0; nb < N; nb += kRows) {
     const int ne = std::min(N, nb + kRows);
     for (int j = j0; j < j1; j += 16) {
-      v16f a0 = XM_LD16(acc + j), a1 = XM_LD16(acc + I + j), a2 = XM_LD16(acc + 2 * I + j),
-           a3 = XM_LD16(acc + 3 * I + j);
-      const v16f w0 = XM_LD16(W0 + j), w1 = XM_LD16(W1 + j), w2 = XM_LD16(W2 + j), w3 = XM_LD16(W3 + j);
+      v16f a[kSets][4], w[kSets][4];
+      for (int s = 0; s < kSets; ++s)
+        for (int d = 0; d < 4; ++d) a[s][d] = XM_LD16(acc[s] + d * I + j), w[s][d] = XM_LD16(Wts[s] + d * I + j);
       for (int n = nb; n < ne; ++n) {
-        const v16f g = XM_LD16(dy + int64_t(n) * I + j), xv = XM_LD16(x + int64_t(n) * I + j);
-        a0 += g * XM_SPREAD(xv, 0);
-        a1 += g * XM_SPREAD(xv, 1);
-        a2 += g * XM_SPREAD(xv, 2);
-        a3 += g * XM_SPREAD(xv, 3);
+        [[maybe_unused]] const v16f xv = XM_LD16(x + int64_t(n) * I + j);  // (GCC 12: see headwise4_rows)
         float* dr = d_in + int64_t(n) * I + j;
-        v16f d = XM_SPREAD(g, 0) * w0 + XM_SPREAD(g, 1) * w1 + XM_SPREAD(g, 2) * w2 + XM_SPREAD(g, 3) * w3;
-        d += XM_LD16(dr);
-        XM_ST16(dr, d);
+        v16f dsum = {};
+        for (int s = 0; s < kSets; ++s) {
+          const v16f g = XM_LD16(dys[s] + int64_t(n) * I + j);
+          a[s][0] += g * XM_SPREAD(xv, 0);
+          a[s][1] += g * XM_SPREAD(xv, 1);
+          a[s][2] += g * XM_SPREAD(xv, 2);
+          a[s][3] += g * XM_SPREAD(xv, 3);
+          const v16f d =
+              XM_SPREAD(g, 0) * w[s][0] + XM_SPREAD(g, 1) * w[s][1] + XM_SPREAD(g, 2) * w[s][2] + XM_SPREAD(g, 3) * w[s][3];
+          dsum += d;
+        }
+        if constexpr (kAccumulate) dsum += XM_LD16(dr);
+        XM_ST16(dr, dsum);
       }
-      XM_ST16(acc + j, a0), XM_ST16(acc + I + j, a1), XM_ST16(acc + 2 * I + j, a2), XM_ST16(acc + 3 * I + j, a3);
+      for (int s = 0; s < kSets; ++s)
+        for (int d = 0; d < 4; ++d) XM_ST16(acc[s] + d * I + j, a[s][d]);
     }
   }
 }
@@ -220,16 +233,60 @@ void headwise_forward(T* out, const T* in, const T* W, int N, int NB, int DI, in
             out + int64_t(h) * DO, int(out_ld));
 }
 
+namespace {
+// The float 4x4 backward of one or two projections of the same input, both gradients (d_in and every d_W non-null).
+void headwise4_backward(float* d_in, float* const* d_W, const float* const* d_out, const float* in,
+                        const float* const* W, int sets, int N, int NB, bool accumulate) {
+  const int I = NB * 4;
+  std::vector<float> acc(size_t(8) * I, 0.f), Wt(size_t(8) * I);
+  for (int s = 0; s < sets; ++s) pack_4x4(Wt.data() + size_t(4) * I * s, W[s], NB, true);
+  float *acc0 = acc.data(), *acc1 = acc0 + size_t(4) * I;
+  const float *Wt0 = Wt.data(), *Wt1 = Wt0 + size_t(4) * I;
+#pragma omp parallel if (int64_t(N) * I * 4 > kParMin)
+  {
+    int nt = 1, id = 0;
+#ifdef _OPENMP
+    nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+    const int vecs = I / 16, per = (vecs + nt - 1) / nt;
+    const int j0 = std::min(vecs, id * per) * 16, j1 = std::min(vecs, id * per + per) * 16;
+    const float* dy1 = sets == 2 ? d_out[1] : d_out[0];
+    if (sets == 2 && accumulate)
+      headwise4_back_cols<2, true>(d_in, acc0, acc1, d_out[0], dy1, in, Wt0, Wt1, N, I, j0, j1);
+    else if (sets == 2)
+      headwise4_back_cols<2, false>(d_in, acc0, acc1, d_out[0], dy1, in, Wt0, Wt1, N, I, j0, j1);
+    else if (accumulate)
+      headwise4_back_cols<1, true>(d_in, acc0, acc1, d_out[0], dy1, in, Wt0, Wt1, N, I, j0, j1);
+    else
+      headwise4_back_cols<1, false>(d_in, acc0, acc1, d_out[0], dy1, in, Wt0, Wt1, N, I, j0, j1);
+  }
+  for (int s = 0; s < sets; ++s)
+    for (int h = 0; h < NB; ++h)
+      for (int o = 0; o < 4; ++o)
+        for (int d = 0; d < 4; ++d) d_W[s][h * 16 + o * 4 + d] += acc[size_t(4) * I * s + size_t(d) * I + h * 4 + o];
+}
+}  // namespace
+
 template <class T>
-void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W, int N, int NB, int DI, int DO) {
+void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W, int N, int NB, int DI, int DO,
+                       bool accumulate) {
   const int64_t in_ld = int64_t(NB) * DI, out_ld = int64_t(NB) * DO;
   if constexpr (is_float<T>) {
+    if (use_headwise4<T>(NB, DI, DO) && d_in && d_W) {
+      float* dWs[1] = {d_W};
+      const float* dys[1] = {d_out};
+      const float* Ws[1] = {W};
+      headwise4_backward(d_in, dWs, dys, in, Ws, 1, N, NB, accumulate);
+      return;
+    }
+  }
+  if (d_in && !accumulate) std::fill(d_in, d_in + N * in_ld, T(0));
+  if constexpr (is_float<T>) {
     if (use_headwise4<T>(NB, DI, DO)) {
-      if (d_in && !d_W) headwise4_apply<true>(d_in, d_out, W, N, NB, true);
+      if (d_in) headwise4_apply<true>(d_in, d_out, W, N, NB, true);
       if (d_W) {
         const int I = NB * 4;
-        std::vector<float> acc(size_t(4) * I, 0.f), Wt;
-        if (d_in) Wt.resize(size_t(4) * I), pack_4x4(Wt.data(), W, NB, true);
+        std::vector<float> acc(size_t(4) * I, 0.f);
 #pragma omp parallel if (int64_t(N) * I * 4 > kParMin)
         {
           int nt = 1, id = 0;
@@ -238,10 +295,7 @@ void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W,
 #endif
           const int vecs = I / 16, per = (vecs + nt - 1) / nt;
           const int j0 = std::min(vecs, id * per) * 16, j1 = std::min(vecs, id * per + per) * 16;
-          if (d_in)
-            headwise4_back_cols(d_in, acc.data(), d_out, in, Wt.data(), N, I, j0, j1);
-          else
-            headwise4_dw_cols(acc.data(), d_out, in, N, I, j0, j1);
+          headwise4_dw_cols(acc.data(), d_out, in, N, I, j0, j1);
         }
         for (int h = 0; h < NB; ++h)
           for (int o = 0; o < 4; ++o)
@@ -287,6 +341,22 @@ void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W,
       gemm<T>(true, false, DO, DI, N, T(1), d_out + int64_t(h) * DO, int(out_ld), in + int64_t(h) * DI, int(in_ld),
               T(1), d_W + int64_t(h) * DO * DI, DI);
   }
+}
+
+template <class T>
+void headwise_backward2(T* d_in, T* d_W1, T* d_W2, const T* d_out1, const T* d_out2, const T* in, const T* W1,
+                        const T* W2, int N, int NB, int DI, int DO) {
+  if constexpr (is_float<T>) {
+    if (use_headwise4<T>(NB, DI, DO) && d_in && d_W1 && d_W2) {
+      float* dWs[2] = {d_W1, d_W2};
+      const float* dys[2] = {d_out1, d_out2};
+      const float* Ws[2] = {W1, W2};
+      headwise4_backward(d_in, dWs, dys, in, Ws, 2, N, NB, true);
+      return;
+    }
+  }
+  headwise_backward(d_in, d_W1, d_out1, in, W1, N, NB, DI, DO);
+  headwise_backward(d_in, d_W2, d_out2, in, W2, N, NB, DI, DO);
 }
 
 // ---------------------------------------------------------------------------------------------- norms
@@ -909,7 +979,9 @@ void cross_entropy_backward(T* d_logits, double d_loss, const T* cache_logp, con
   template void linear_forward<T>(T*, const T*, const T*, const T*, int, int, int);                              \
   template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, int, int);                     \
   template void headwise_forward<T>(T*, const T*, const T*, int, int, int, int);                                 \
-  template void headwise_backward<T>(T*, T*, const T*, const T*, const T*, int, int, int, int);                  \
+  template void headwise_backward<T>(T*, T*, const T*, const T*, const T*, int, int, int, int, bool);            \
+  template void headwise_backward2<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, int, int, int, \
+                                      int);                                                                       \
   template void layernorm_forward<T>(T*, T*, T*, const T*, const T*, int, int);                                  \
   template void layernorm_backward<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, int, int);       \
   template void multihead_layernorm_forward<T>(T*, T*, T*, const T*, const T*, int, int, int);                   \

@@ -40,7 +40,11 @@ void headwise_forward(T* out /* (N, NB*DO) */, const T* in /* (N, NB*DI) */, con
 template <class T>
 void headwise_backward(T* d_in /* (N, NB*DI) or null */, T* d_W /* (NB, DO, DI) or null */,
                        const T* d_out /* (N, NB*DO) */, const T* in /* (N, NB*DI) */, const T* W /* (NB, DO, DI) */,
-                       int N, int NB, int DI, int DO);
+                       int N, int NB, int DI, int DO, bool accumulate = true /* false: d_in = ..., not += */);
+// Two projections of the same input at once (the mLSTM q and k): d_in += both input gradients, each d_W its own.
+template <class T>
+void headwise_backward2(T* d_in, T* d_W1, T* d_W2, const T* d_out1, const T* d_out2, const T* in, const T* W1,
+                        const T* W2, int N, int NB, int DI, int DO);
 
 // ---- LayerNorm without bias, gain 1 + w, eps 1e-5 (the official components/ln.py LayerNorm).
 constexpr double kNormEps = 1e-5;

@@ -54,6 +54,30 @@ TEST(nn, headwise_4x4_vector_kernels_match_double) {
   xm::nn::headwise_backward<float>(nullptr, dw_only.data(), dyf.data(), xf.data(), Wf.data(), N, NB, 4, 4);
   EXPECT_LT(max_rel(din_only, din), 1e-5);
   EXPECT_LT(max_rel(dw_only, dw), 1e-5);
+  // two projections of the same input in one pass = two calls; overwrite = accumulate into zeros
+  const auto W2 = randn(size_t(NB) * 16, 6), dy2 = randn(size_t(N) * I, 7);
+  const auto W2f = to_float(W2), dy2f = to_float(dy2);
+  std::vector<float> din_a = to_float(din0), dw1_a = to_float(dw0), dw2_a = to_float(dw0);
+  std::vector<float> din_b = din_a, dw1_b = dw1_a, dw2_b = dw2_a;
+  xm::nn::headwise_backward<float>(din_a.data(), dw1_a.data(), dyf.data(), xf.data(), Wf.data(), N, NB, 4, 4);
+  xm::nn::headwise_backward<float>(din_a.data(), dw2_a.data(), dy2f.data(), xf.data(), W2f.data(), N, NB, 4, 4);
+  xm::nn::headwise_backward2<float>(din_b.data(), dw1_b.data(), dw2_b.data(), dyf.data(), dy2f.data(), xf.data(),
+                                    Wf.data(), W2f.data(), N, NB, 4, 4);
+  std::vector<double> din_ad(din_a.begin(), din_a.end()), dw1_ad(dw1_a.begin(), dw1_a.end()),
+      dw2_ad(dw2_a.begin(), dw2_a.end());
+  EXPECT_LT(max_rel(din_b, din_ad), 1e-6);
+  EXPECT_EQ(dw1_b, dw1_a);  // the same sums in the same order
+  EXPECT_EQ(dw2_b, dw2_a);
+  for (bool with_dw : {true, false}) {
+    std::vector<float> zero(size_t(N) * I, 0.f), over(size_t(N) * I, 1e30f), dwa = to_float(dw0), dwb = dwa;
+    xm::nn::headwise_backward<float>(zero.data(), with_dw ? dwa.data() : nullptr, dyf.data(), xf.data(), Wf.data(), N,
+                                     NB, 4, 4);
+    xm::nn::headwise_backward<float>(over.data(), with_dw ? dwb.data() : nullptr, dyf.data(), xf.data(), Wf.data(), N,
+                                     NB, 4, 4, false);
+    std::vector<double> zd(zero.begin(), zero.end());
+    EXPECT_LT(max_rel(over, zd), 1e-6) << with_dw;
+    EXPECT_EQ(dwb, dwa);
+  }
 }
 
 // A product large enough to be split over threads equals the serial product, in every transpose combination and
