@@ -131,6 +131,50 @@ template <class T>
   return bj;
 }
 
+// Backward row helpers, out of line and cloned so their loops vectorise (float sums as vector reductions; double in
+// order, as before).
+// g = dh . h over one row, and dnum = dh * inv.
+template <class T>
+[[gnu::noinline]] XM_CLONES T dot_scale_row(T* __restrict dn, const T* __restrict dh, const T* __restrict h, T inv,
+                                            int DH) {
+  T g = 0;
+  if constexpr (sizeof(T) == 4) {
+#pragma omp simd reduction(+ : g)
+    for (int d = 0; d < DH; ++d) g += dh[d] * h[d];
+  } else {
+    for (int d = 0; d < DH; ++d) g += dh[d] * h[d];
+  }
+  for (int d = 0; d < DH; ++d) dn[d] = dh[d] * inv;
+  return g;
+}
+// Row j of the triangle: dsv = dS + db_j; d log D_js = dsv S_js goes into di_s (+) and dG_s (-), and its row sum
+// is returned (for dG_j); dS becomes dQK = dsv D (zero right of the diagonal).
+template <class T>
+[[gnu::noinline]] XM_CLONES T dlogd_row(T* __restrict dS, const T* __restrict Sm, const T* __restrict Dm,
+                                        T* __restrict di, T* __restrict dG, T dbj, int j, int len) {
+  T row = 0;
+  if constexpr (sizeof(T) == 4) {
+#pragma omp simd reduction(+ : row)
+    for (int s = 0; s <= j; ++s) {
+      const T dsv = dS[s] + dbj, dlogD = dsv * Sm[s];
+      row += dlogD;
+      di[s] += dlogD;
+      dG[s] -= dlogD;
+      dS[s] = dsv * Dm[s];
+    }
+  } else {
+    for (int s = 0; s <= j; ++s) {
+      const T dsv = dS[s] + dbj, dlogD = dsv * Sm[s];
+      row += dlogD;
+      di[s] += dlogD;
+      dG[s] -= dlogD;
+      dS[s] = dsv * Dm[s];
+    }
+  }
+  for (int s = j + 1; s < len; ++s) dS[s] = T(0);
+  return row;
+}
+
 // Forward for one (batch, head). Pointers are that head's slices: q, k, v, h (S, DH); ig, fg, m_row, b_row,
 // am_row (S); cC (NC, DH, DH), cn (NC, DH), cm (NC). Null cache pointers: not saved. C0/n0/m0 null: no state.
 template <class T>
@@ -267,13 +311,10 @@ void backward_head(T* dq, T* dk, T* dv, T* dig, T* dfg, const T* dh, const T* h,
     for (int j = 0; j < len; ++j) {
       const T mj = m_row[c0 + j], bj = b_row[c0 + j];
       den[j] = denominator(bj, mj, eps);
-      T g = 0;
-      for (int d = 0; d < DH; ++d) g += dH[size_t(j) * ld + d] * Hc[size_t(j) * ld + d];
+      const T g = dot_scale_row(DN + size_t(j) * DH, dH + size_t(j) * ld, Hc + size_t(j) * ld, T(1) / den[j], DH);
       gdot[c0 + j] = g;
       const T dden = -g / den[j];
       dbv[j] = std::fabs(bj) > std::exp(-mj) ? (bj >= T(0) ? dden : -dden) : T(0);
-      const T inv = T(1) / den[j];
-      for (int d = 0; d < DH; ++d) DN[size_t(j) * DH + d] = dH[size_t(j) * ld + d] * inv;
       if (has_state) arow[j] = std::exp(G[j] + mk - mj);
     }
     // Recompute D and S; dS = dnum V^T + db (lower triangle).
@@ -288,18 +329,9 @@ void backward_head(T* dq, T* dk, T* dv, T* dig, T* dfg, const T* dh, const T* h,
     T* dS = QK;  // QK is no longer needed: reuse it for dS, then dQK
     tri_abt(len, DH, T(1), DN, DH, V, ld, dS);
     for (int j = 0; j < len; ++j) {
-      T row = 0;
-      for (int s = 0; s <= j; ++s) {
-        const size_t js = size_t(j) * len + s;
-        const T dsv = dS[js] + dbv[j];
-        const T dlogD = dsv * Sm[js];
-        row += dlogD;
-        di[c0 + s] += dlogD;
-        dG[s] -= dlogD;
-        dS[js] = dsv * Dm[js];  // dQK
-      }
-      for (int s = j + 1; s < len; ++s) dS[size_t(j) * len + s] = T(0);
-      dG[j] += row;
+      const size_t o = size_t(j) * len;
+      const T row = dlogd_row(dS + o, Sm + o, Dm + o, di + c0, dG.data(), dbv[j], j, len);  // dS becomes dQK
+      dG[j] += row;  // after the row's own d log D_jj was taken from it, as before
     }
     if (dq) tri_pv(len, DH, scale, dS, K, ld, T(1), dq + size_t(c0) * ld, ld);
     if (dk) tri_pta(len, DH, scale, dS, Q, ld, dk + size_t(c0) * ld, ld);
