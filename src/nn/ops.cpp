@@ -612,18 +612,44 @@ void causal_conv1d_backward(T* d_in, T* d_W, T* d_bias, const T* d_out, const T*
   }
 }
 
+namespace {
+// One step of rows [0, B): the state shifts by one row while it is read (one pass instead of a memmove and a read),
+// the new input goes in last; the taps sum in order k = 0..K-1 after the bias, as before. Cloned (vector loops).
 template <class T>
-void causal_conv1d_step(T* out, T* state, const T* x, const T* W_, const T* bias, int B, int C, int K) {
-  const T* Wt = conv_weights_t(W_, C, K);
+[[gnu::noinline]] XM_CLONES void conv_step_rows(T* __restrict out, T* __restrict state, const T* __restrict x,
+                                                const T* __restrict Wt, const T* __restrict bias, int B, int C,
+                                                int K) {
   for (int b = 0; b < B; ++b) {
     T* st = state + int64_t(b) * K * C;
-    std::memmove(st, st + C, sizeof(T) * int64_t(K - 1) * C);
-    std::memcpy(st + int64_t(K - 1) * C, x + int64_t(b) * C, sizeof(T) * C);
+    const T* xb = x + int64_t(b) * C;
     T* y = out + int64_t(b) * C;
-    for (int c = 0; c < C; ++c) y[c] = bias ? bias[c] : T(0);
-    for (int k = 0; k < K; ++k)
-      for (int c = 0; c < C; ++c) y[c] += st[int64_t(k) * C + c] * Wt[int64_t(k) * C + c];
+    if (bias)
+      for (int c = 0; c < C; ++c) y[c] = bias[c];
+    else
+      for (int c = 0; c < C; ++c) y[c] = T(0);
+    for (int k = 0; k + 1 < K; ++k) {
+      T* dst = st + int64_t(k) * C;
+      const T* src = dst + C;
+      const T* w = Wt + int64_t(k) * C;
+      for (int c = 0; c < C; ++c) {
+        const T v = src[c];
+        dst[c] = v;
+        y[c] += v * w[c];
+      }
+    }
+    T* last = st + int64_t(K - 1) * C;
+    const T* w = Wt + int64_t(K - 1) * C;
+    for (int c = 0; c < C; ++c) {
+      last[c] = xb[c];
+      y[c] += xb[c] * w[c];
+    }
   }
+}
+}  // namespace
+
+template <class T>
+void causal_conv1d_step(T* out, T* state, const T* x, const T* W_, const T* bias, int B, int C, int K) {
+  conv_step_rows(out, state, x, conv_weights_t(W_, C, K), bias, B, C, K);
 }
 
 template <class T>
