@@ -79,6 +79,7 @@ void causal_conv1d_backward(T* d_in /* (B, S, C) or null */, T* d_W /* (C, 1, K)
                             const T* W /* (C, 1, K) */, int B, int S, int C, int K);
 // One step (official conv1d_step): state (B, K, C) holds the last K inputs, oldest first; it is shifted by
 // one row, x is written as the newest row, then out = sum_k state[:, k] * W[:, 0, k] + bias. Initial state 0.
+// out must not overlap x or state.
 template <class T>
 void causal_conv1d_step(T* out /* (B, C) */, T* state /* (B, K, C), updated */, const T* x /* (B, C) */,
                         const T* W /* (C, 1, K) */, const T* bias /* (C) or null */, int B, int C, int K);
