@@ -93,14 +93,14 @@ void mlstm_block_forward(T* out, MlstmBlockCache<T>& c, const T* x, const MlstmB
   nn::layernorm_forward(c.xn.data(), c.ln_mean.data(), c.ln_rstd.data(), x, w.norm_w, N, D);
   nn::linear_forward<T>(c.xm.data(), c.xn.data(), w.proj_up, nullptr, N, D, I);                    // rows [0, I)
   nn::linear_forward<T>(c.z.data(), c.xn.data(), w.proj_up + size_t(I) * D, nullptr, N, D, I);     // rows [I, 2I)
-  if (state)
+  if (state) {
     nn::causal_conv1d_prefill(c.xconv.data(), state->conv, c.xm.data(), w.conv_w, w.conv_b, d.B, d.S, I, d.K);
-  else
-    nn::causal_conv1d_forward(c.xconv.data(), c.xm.data(), w.conv_w, w.conv_b, d.B, d.S, I, d.K);
-  nn::silu_forward(c.xc.data(), c.xconv.data(), int64_t(NI));
+    nn::silu_forward(c.xc.data(), c.xconv.data(), int64_t(NI));
+  } else {  // the SiLU in the conv's pass
+    nn::causal_conv1d_forward(c.xconv.data(), c.xm.data(), w.conv_w, w.conv_b, d.B, d.S, I, d.K, c.xc.data());
+  }
   const int NB = I / d.bs;
-  nn::headwise_forward(c.q.data(), c.xc.data(), w.q, N, NB, d.bs, d.bs);
-  nn::headwise_forward(c.k.data(), c.xc.data(), w.k, N, NB, d.bs, d.bs);
+  nn::headwise_forward2(c.q.data(), c.k.data(), c.xc.data(), w.q, w.k, N, NB, d.bs, d.bs);  // one pass over x_c
   nn::headwise_forward(c.v.data(), c.xm.data(), w.v, N, NB, d.bs, d.bs);
   if (state) {
     nn::MlstmOptions o = opt;

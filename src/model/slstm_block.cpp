@@ -85,11 +85,12 @@ void slstm_block_forward(T* out, SlstmBlockCache<T>& c, const T* x, const SlstmB
   const T* xc = c.xn.data();
   if (d.K > 0) {
     resize(c.xconv, ND), resize(c.xc, ND);
-    if (state)
+    if (state) {
       nn::causal_conv1d_prefill(c.xconv.data(), state->conv, c.xn.data(), w.conv_w, w.conv_b, d.B, d.S, D, d.K);
-    else
-      nn::causal_conv1d_forward(c.xconv.data(), c.xn.data(), w.conv_w, w.conv_b, d.B, d.S, D, d.K);
-    nn::silu_forward(c.xc.data(), c.xconv.data(), int64_t(ND));
+      nn::silu_forward(c.xc.data(), c.xconv.data(), int64_t(ND));
+    } else {  // the SiLU in the conv's pass
+      nn::causal_conv1d_forward(c.xconv.data(), c.xn.data(), w.conv_w, w.conv_b, d.B, d.S, D, d.K, c.xc.data());
+    }
     xc = c.xc.data();
   }
   resize(c.Wx, 4 * ND), resize(c.y, ND);

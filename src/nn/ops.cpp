@@ -114,6 +114,25 @@ template <bool kAccumulate>
   }
 }
 
+// Two projections of the same rows at once (the mLSTM q and k from x_c): each x row is read once.
+[[gnu::noinline]] XM_CLONES void headwise4_rows2(float* __restrict y1, float* __restrict y2, const float* __restrict x,
+                                                 const float* __restrict Wd1, const float* __restrict Wd2, int n0,
+                                                 int n1, int I) {
+  for (int n = n0; n < n1; ++n) {
+    const float* xr = x + int64_t(n) * I;
+    float* r1 = y1 + int64_t(n) * I;
+    float* r2 = y2 + int64_t(n) * I;
+    for (int j = 0; j < I; j += 16) {
+      [[maybe_unused]] const v16f xv = XM_LD16(xr + j);  // (GCC 12: see headwise4_rows)
+      const v16f s0 = XM_SPREAD(xv, 0), s1 = XM_SPREAD(xv, 1), s2 = XM_SPREAD(xv, 2), s3 = XM_SPREAD(xv, 3);
+      XM_ST16(r1 + j, s0 * XM_LD16(Wd1 + j) + s1 * XM_LD16(Wd1 + I + j) + s2 * XM_LD16(Wd1 + 2 * I + j) +
+                          s3 * XM_LD16(Wd1 + 3 * I + j));
+      XM_ST16(r2 + j, s0 * XM_LD16(Wd2 + j) + s1 * XM_LD16(Wd2 + I + j) + s2 * XM_LD16(Wd2 + 2 * I + j) +
+                          s3 * XM_LD16(Wd2 + 3 * I + j));
+    }
+  }
+}
+
 // Columns [j0, j1) of the weight gradient over all N rows: acc (4, I), acc[d][h*4 + o] += dy[n, h*4+o] x[n, h*4+d].
 [[gnu::noinline]] XM_CLONES void headwise4_dw_cols(float* __restrict acc, const float* __restrict dy,
                                                    const float* __restrict x, int N, int I, int j0, int j1) {
@@ -266,6 +285,30 @@ void headwise4_backward(float* d_in, float* const* d_W, const float* const* d_ou
         for (int d = 0; d < 4; ++d) d_W[s][h * 16 + o * 4 + d] += acc[size_t(4) * I * s + size_t(d) * I + h * 4 + o];
 }
 }  // namespace
+
+template <class T>
+void headwise_forward2(T* out1, T* out2, const T* in, const T* W1, const T* W2, int N, int NB, int DI, int DO) {
+  if constexpr (is_float<T>) {
+    if (use_headwise4<T>(NB, DI, DO)) {
+      const int I = NB * 4;
+      std::vector<float> Wd(size_t(8) * I);
+      pack_4x4(Wd.data(), W1, NB, false);
+      pack_4x4(Wd.data() + size_t(4) * I, W2, NB, false);
+#pragma omp parallel if (int64_t(N) * I * 8 > kParMin)
+      {
+        int nt = 1, id = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+        const int per = (N + nt - 1) / nt, n0 = std::min(N, id * per), n1 = std::min(N, n0 + per);
+        headwise4_rows2(out1, out2, in, Wd.data(), Wd.data() + size_t(4) * I, n0, n1, I);
+      }
+      return;
+    }
+  }
+  headwise_forward(out1, in, W1, N, NB, DI, DO);
+  headwise_forward(out2, in, W2, N, NB, DI, DO);
+}
 
 template <class T>
 void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W, int N, int NB, int DI, int DO,
@@ -525,8 +568,9 @@ namespace {
 // The conv loops, cloned so their channel loops vectorise (AVX-512/AVX2); rows r = b S + t of the (B, S, C) tensors.
 // Each output element sums its taps in the same order as the plain loops did.
 template <class T>
-[[gnu::noinline]] XM_CLONES void conv_fwd_rows(T* __restrict out, const T* __restrict in, const T* __restrict Wt,
-                                               const T* __restrict bias, int S, int C, int K, int64_t r0, int64_t r1) {
+[[gnu::noinline]] XM_CLONES void conv_fwd_rows(T* __restrict out, T* __restrict act, const T* __restrict in,
+                                               const T* __restrict Wt, const T* __restrict bias, int S, int C, int K,
+                                               int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; ++r) {
     const int t = int(r % S);
     T* y = out + r * C;
@@ -540,6 +584,10 @@ template <class T>
       const T* x = in + (r - (K - 1) + j) * C;
       const T* w = Wt + int64_t(j) * C;
       for (int c = 0; c < C; ++c) y[c] += w[c] * x[c];
+    }
+    if (act) {  // SiLU of the row while it is in cache, exactly as silu_forward computes it
+      T* a = act + r * C;
+      for (int c = 0; c < C; ++c) a[c] = y[c] * sigmoid_hot(y[c]);
     }
   }
 }
@@ -583,10 +631,10 @@ template <class T>
 }  // namespace
 
 template <class T>
-void causal_conv1d_forward(T* out, const T* in, const T* W_, const T* bias, int B, int S, int C, int K) {
+void causal_conv1d_forward(T* out, const T* in, const T* W_, const T* bias, int B, int S, int C, int K, T* silu_out) {
   const T* Wt = conv_weights_t(W_, C, K);
   parallel_ranges(int64_t(B) * S, int64_t(B) * S * C * K > kParMin,
-                  [&](int64_t r0, int64_t r1) { conv_fwd_rows(out, in, Wt, bias, S, C, K, r0, r1); });
+                  [&](int64_t r0, int64_t r1) { conv_fwd_rows(out, silu_out, in, Wt, bias, S, C, K, r0, r1); });
 }
 
 template <class T>
@@ -1006,6 +1054,7 @@ void cross_entropy_backward(T* d_logits, double d_loss, const T* cache_logp, con
   template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, int, int);                     \
   template void headwise_forward<T>(T*, const T*, const T*, int, int, int, int);                                 \
   template void headwise_backward<T>(T*, T*, const T*, const T*, const T*, int, int, int, int, bool);            \
+  template void headwise_forward2<T>(T*, T*, const T*, const T*, const T*, int, int, int, int);                  \
   template void headwise_backward2<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, int, int, int, \
                                       int);                                                                       \
   template void layernorm_forward<T>(T*, T*, T*, const T*, const T*, int, int);                                  \
@@ -1013,7 +1062,7 @@ void cross_entropy_backward(T* d_logits, double d_loss, const T* cache_logp, con
   template void multihead_layernorm_forward<T>(T*, T*, T*, const T*, const T*, int, int, int);                   \
   template void multihead_layernorm_backward<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, int,   \
                                                 int, int, bool);                                                 \
-  template void causal_conv1d_forward<T>(T*, const T*, const T*, const T*, int, int, int, int);                  \
+  template void causal_conv1d_forward<T>(T*, const T*, const T*, const T*, int, int, int, int, T*);              \
   template void causal_conv1d_backward<T>(T*, T*, T*, const T*, const T*, const T*, int, int, int, int);         \
   template void causal_conv1d_step<T>(T*, T*, const T*, const T*, const T*, int, int, int);                      \
   template void causal_conv1d_final_state<T>(T*, const T*, int, int, int, int);                                  \

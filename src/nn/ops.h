@@ -41,6 +41,9 @@ template <class T>
 void headwise_backward(T* d_in /* (N, NB*DI) or null */, T* d_W /* (NB, DO, DI) or null */,
                        const T* d_out /* (N, NB*DO) */, const T* in /* (N, NB*DI) */, const T* W /* (NB, DO, DI) */,
                        int N, int NB, int DI, int DO, bool accumulate = true /* false: d_in = ..., not += */);
+// Two projections of the same input at once (the mLSTM q and k): out1 = headwise(in, W1), out2 = headwise(in, W2).
+template <class T>
+void headwise_forward2(T* out1, T* out2, const T* in, const T* W1, const T* W2, int N, int NB, int DI, int DO);
 // Two projections of the same input at once (the mLSTM q and k): d_in += both input gradients, each d_W its own.
 template <class T>
 void headwise_backward2(T* d_in, T* d_W1, T* d_W2, const T* d_out1, const T* d_out2, const T* in, const T* W1,
@@ -72,7 +75,8 @@ void multihead_layernorm_backward(T* d_in /* (N, NH*DH) or null */, T* d_w /* (N
 // out[b, t, c] = bias[c] + sum_{j<K} W[c, j] * in[b, t-(K-1)+j, c]   (in at t < 0 is 0).
 template <class T>
 void causal_conv1d_forward(T* out /* (B, S, C) */, const T* in /* (B, S, C) */, const T* W /* (C, 1, K) */,
-                           const T* bias /* (C) or null */, int B, int S, int C, int K);
+                           const T* bias /* (C) or null */, int B, int S, int C, int K,
+                           T* silu_out = nullptr /* (B, S, C): also SiLU(out), as silu_forward, in the same pass */);
 template <class T>
 void causal_conv1d_backward(T* d_in /* (B, S, C) or null */, T* d_W /* (C, 1, K) or null */,
                             T* d_bias /* (C) or null */, const T* d_out /* (B, S, C) */, const T* in /* (B, S, C) */,

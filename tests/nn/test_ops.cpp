@@ -154,6 +154,19 @@ TEST(nn, gradcheck_causal_conv1d) {
   for (int t = 0; t < S; ++t) EXPECT_DOUBLE_EQ(y[t * C + 1], b[1] + (t < K ? W[1 * K + (K - 1 - t)] : 0.0));
 }
 
+// The conv forward's fused SiLU output is exactly silu_forward of its output (float: the vectorised exp in both).
+TEST(nn, causal_conv1d_forward_fused_silu_equals_separate) {
+  const int B = 3, S = 37, C = 48, K = 4;
+  const auto xd = random_vector(B * S * C, 70, -3, 3), Wd = random_vector(C * K, 71), bd = random_vector(C, 72);
+  std::vector<float> x(xd.begin(), xd.end()), W(Wd.begin(), Wd.end()), b(bd.begin(), bd.end());
+  std::vector<float> y1(B * S * C), a1(B * S * C), y2(B * S * C), a2(B * S * C, -1.0f);
+  causal_conv1d_forward(y1.data(), x.data(), W.data(), b.data(), B, S, C, K);
+  silu_forward(a1.data(), y1.data(), int64_t(B) * S * C);
+  causal_conv1d_forward(y2.data(), x.data(), W.data(), b.data(), B, S, C, K, a2.data());
+  EXPECT_EQ(y2, y1);
+  EXPECT_EQ(a2, a1);
+}
+
 TEST(nn, causal_conv1d_step_equals_sequence) {
   const int B = 2, S = 7, C = 5, K = 4;
   std::vector<double> x = random_vector(B * S * C, 14), W = random_vector(C * K, 15), b = random_vector(C, 16);

@@ -54,6 +54,14 @@ TEST(nn, headwise_4x4_vector_kernels_match_double) {
   xm::nn::headwise_backward<float>(nullptr, dw_only.data(), dyf.data(), xf.data(), Wf.data(), N, NB, 4, 4);
   EXPECT_LT(max_rel(din_only, din), 1e-5);
   EXPECT_LT(max_rel(dw_only, dw), 1e-5);
+  // forward: two projections of the same input in one pass = two calls
+  std::vector<float> q1(size_t(N) * I), k1(size_t(N) * I), q2(size_t(N) * I), k2(size_t(N) * I);
+  const auto Wkf = to_float(randn(size_t(NB) * 16, 8));
+  xm::nn::headwise_forward<float>(q1.data(), xf.data(), Wf.data(), N, NB, 4, 4);
+  xm::nn::headwise_forward<float>(k1.data(), xf.data(), Wkf.data(), N, NB, 4, 4);
+  xm::nn::headwise_forward2<float>(q2.data(), k2.data(), xf.data(), Wf.data(), Wkf.data(), N, NB, 4, 4);
+  EXPECT_EQ(q2, q1);
+  EXPECT_EQ(k2, k1);
   // two projections of the same input in one pass = two calls; overwrite = accumulate into zeros
   const auto W2 = randn(size_t(NB) * 16, 6), dy2 = randn(size_t(N) * I, 7);
   const auto W2f = to_float(W2), dy2f = to_float(dy2);
