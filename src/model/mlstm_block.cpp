@@ -3,14 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "core/error.h"
 #include "model/blocks.h"
 #include "nn/fastmath.h"
 #include "nn/gemm.h"
+#include "nn/parallel.h"
 #include "nn/simd.h"
 
 namespace xm::model {
@@ -58,19 +55,6 @@ template <class T, bool kSkipGrad>
       if constexpr (kSkipGrad) g_skip[i] += dhs * xc[j];
     }
 }
-// fn(n0, n1) on one slice of [0, N) rows (or columns) per thread.
-template <class F>
-void row_slices(int N, bool parallel, F&& fn) {
-#pragma omp parallel if (parallel)
-  {
-    int nt = 1, id = 0;
-#ifdef _OPENMP
-    nt = omp_get_num_threads(), id = omp_get_thread_num();
-#endif
-    const int per = (N + nt - 1) / nt, n0 = std::min(N, id * per), n1 = std::min(N, n0 + per);
-    if (n1 > n0) fn(n0, n1);
-  }
-}
 template <class T>
 nn::MlstmCellWeights<T> cell_weights(const MlstmBlockView<T>& w) {
   return {w.igate_w, w.igate_b, w.fgate_w, w.fgate_b, w.outnorm_w};
@@ -111,7 +95,7 @@ void mlstm_block_forward(T* out, MlstmBlockCache<T>& c, const T* x, const MlstmB
     nn::mlstm_cell_forward(c.hc.data(), c.cell, c.q.data(), c.k.data(), c.v.data(), cell_weights(w), d.B, d.S, d.NH,
                            d.DH(), opt);
   }
-  row_slices(N, NI > (1u << 14), [&](int n0, int n1) {
+  nn::parallel_ranges(N, NI > (1u << 14), [&](int n0, int n1) {
     gate_rows_fwd(c.hs.data(), c.hg.data(), c.hc.data(), c.xc.data(), c.z.data(), w.skip, n0, n1, I);
   });
   T* y = out;  // y = hg W_down^T, then out = x + y
@@ -133,7 +117,7 @@ void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, Ml
   T* d_hc = ws.raw(1, NI);  // the three are overwritten whole by gate_rows_bwd
   T* d_z = ws.raw(2, NI);
   T* d_xc = ws.raw(3, NI);
-  row_slices(I, NI > (1u << 14) && I >= 64, [&](int i0, int i1) {  // threads split the columns
+  nn::parallel_ranges(I, NI > (1u << 14) && I >= 64, [&](int i0, int i1) {  // threads split the columns
     if (g.skip)
       gate_cols_bwd<T, true>(d_z, d_hc, d_xc, g.skip, d_hg, c.z.data(), c.hs.data(), c.xc.data(), w.skip, N, I, i0, i1);
     else

@@ -2,14 +2,10 @@
 // Not the training loop (train/).
 #include "model/optim.h"
 
-#include <algorithm>
 #include <cmath>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "core/error.h"
+#include "nn/parallel.h"
 #include "nn/simd.h"
 
 namespace xm::model {
@@ -40,19 +36,6 @@ template <class T>
     params[i] = T(p);
   }
 }
-// [0, n) split into one contiguous range per OpenMP thread.
-template <class F>
-void parallel_ranges(int64_t n, bool parallel, F&& fn) {
-#pragma omp parallel if (parallel)
-  {
-    int64_t nt = 1, id = 0;
-#ifdef _OPENMP
-    nt = omp_get_num_threads(), id = omp_get_thread_num();
-#endif
-    const int64_t per = (n + nt - 1) / nt, i0 = std::min(n, id * per), i1 = std::min(n, i0 + per);
-    if (i1 > i0) fn(i0, i1);
-  }
-}
 }  // namespace
 
 template <class T>
@@ -63,7 +46,7 @@ void AdamW<T>::step(T* params, const T* grads, double lr) {
   const double step_size = lr / bc1, bc2_sqrt = std::sqrt(bc2);
   const AdamWConsts k{b1, b2, step_size, bc2_sqrt, 1.0 - lr * cfg_.weight_decay, cfg_.eps};
   const int64_t n = int64_t(m_.size());
-  parallel_ranges(n, n > (1 << 16), [&](int64_t i0, int64_t i1) {
+  nn::parallel_ranges(n, n > (1 << 16), [&](int64_t i0, int64_t i1) {
     adamw_range(params, grads, m_.data(), v_.data(), decay_.data(), k, i0, i1);
   });
 }

@@ -152,24 +152,19 @@ template <class T>
 template <class T>
 [[gnu::noinline]] XM_CLONES T dlogd_row(T* __restrict dS, const T* __restrict Sm, const T* __restrict Dm,
                                         T* __restrict di, T* __restrict dG, T dbj, int j, int len) {
+  auto entry = [&](int s) {  // d log D_js, after updating di_s, dG_s and dS_js
+    const T dsv = dS[s] + dbj, dlogD = dsv * Sm[s];
+    di[s] += dlogD;
+    dG[s] -= dlogD;
+    dS[s] = dsv * Dm[s];
+    return dlogD;
+  };
   T row = 0;
   if constexpr (sizeof(T) == 4) {
 #pragma omp simd reduction(+ : row)
-    for (int s = 0; s <= j; ++s) {
-      const T dsv = dS[s] + dbj, dlogD = dsv * Sm[s];
-      row += dlogD;
-      di[s] += dlogD;
-      dG[s] -= dlogD;
-      dS[s] = dsv * Dm[s];
-    }
+    for (int s = 0; s <= j; ++s) row += entry(s);
   } else {
-    for (int s = 0; s <= j; ++s) {
-      const T dsv = dS[s] + dbj, dlogD = dsv * Sm[s];
-      row += dlogD;
-      di[s] += dlogD;
-      dG[s] -= dlogD;
-      dS[s] = dsv * Dm[s];
-    }
+    for (int s = 0; s <= j; ++s) row += entry(s);
   }
   for (int s = j + 1; s < len; ++s) dS[s] = T(0);
   return row;

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "nn/fastmath.h"
 #include "nn/gemm.h"
+#include "nn/parallel.h"
 #include "nn/simd.h"
 
 namespace xm::nn {
@@ -209,16 +210,9 @@ void headwise4_apply(float* y, const float* x, const float* W, int N, int NB, bo
   const int I = NB * 4;
   std::vector<float> Wd(size_t(4) * I);
   pack_4x4(Wd.data(), W, NB, transposed);
-  const int64_t work = int64_t(N) * I * 4;
-#pragma omp parallel if (work > kParMin)
-  {
-    int nt = 1, id = 0;
-#ifdef _OPENMP
-    nt = omp_get_num_threads(), id = omp_get_thread_num();
-#endif
-    const int per = (N + nt - 1) / nt, n0 = std::min(N, id * per), n1 = std::min(N, n0 + per);
-    headwise4_rows<kAccumulate>(y, x, Wd.data(), n0, n1, I);
-  }
+  parallel_ranges(N, int64_t(N) * I * 4 > kParMin, [&](int64_t n0, int64_t n1) {
+    headwise4_rows<kAccumulate>(y, x, Wd.data(), int(n0), int(n1), I);
+  });
 }
 }  // namespace
 
@@ -253,7 +247,8 @@ void headwise_forward(T* out, const T* in, const T* W, int N, int NB, int DI, in
 }
 
 namespace {
-// The float 4x4 backward of one or two projections of the same input, both gradients (d_in and every d_W non-null).
+// The float 4x4 backward of one or two projections of the same input: every d_W non-null; d_in null (one
+// projection only): the weight gradient alone.
 void headwise4_backward(float* d_in, float* const* d_W, const float* const* d_out, const float* in,
                         const float* const* W, int sets, int N, int NB, bool accumulate) {
   const int I = NB * 4;
@@ -261,16 +256,13 @@ void headwise4_backward(float* d_in, float* const* d_W, const float* const* d_ou
   for (int s = 0; s < sets; ++s) pack_4x4(Wt.data() + size_t(4) * I * s, W[s], NB, true);
   float *acc0 = acc.data(), *acc1 = acc0 + size_t(4) * I;
   const float *Wt0 = Wt.data(), *Wt1 = Wt0 + size_t(4) * I;
-#pragma omp parallel if (int64_t(N) * I * 4 > kParMin)
-  {
-    int nt = 1, id = 0;
-#ifdef _OPENMP
-    nt = omp_get_num_threads(), id = omp_get_thread_num();
-#endif
-    const int vecs = I / 16, per = (vecs + nt - 1) / nt;
-    const int j0 = std::min(vecs, id * per) * 16, j1 = std::min(vecs, id * per + per) * 16;
+  // threads split the columns in whole 16-wide vectors; each weight sums its rows in order
+  parallel_ranges(I / 16, int64_t(N) * I * 4 > kParMin, [&](int64_t v0, int64_t v1) {
+    const int j0 = int(v0) * 16, j1 = int(v1) * 16;
     const float* dy1 = sets == 2 ? d_out[1] : d_out[0];
-    if (sets == 2 && accumulate)
+    if (!d_in)
+      headwise4_dw_cols(acc0, d_out[0], in, N, I, j0, j1);
+    else if (sets == 2 && accumulate)
       headwise4_back_cols<2, true>(d_in, acc0, acc1, d_out[0], dy1, in, Wt0, Wt1, N, I, j0, j1);
     else if (sets == 2)
       headwise4_back_cols<2, false>(d_in, acc0, acc1, d_out[0], dy1, in, Wt0, Wt1, N, I, j0, j1);
@@ -278,7 +270,7 @@ void headwise4_backward(float* d_in, float* const* d_W, const float* const* d_ou
       headwise4_back_cols<1, true>(d_in, acc0, acc1, d_out[0], dy1, in, Wt0, Wt1, N, I, j0, j1);
     else
       headwise4_back_cols<1, false>(d_in, acc0, acc1, d_out[0], dy1, in, Wt0, Wt1, N, I, j0, j1);
-  }
+  });
   for (int s = 0; s < sets; ++s)
     for (int h = 0; h < NB; ++h)
       for (int o = 0; o < 4; ++o)
@@ -294,15 +286,9 @@ void headwise_forward2(T* out1, T* out2, const T* in, const T* W1, const T* W2, 
       std::vector<float> Wd(size_t(8) * I);
       pack_4x4(Wd.data(), W1, NB, false);
       pack_4x4(Wd.data() + size_t(4) * I, W2, NB, false);
-#pragma omp parallel if (int64_t(N) * I * 8 > kParMin)
-      {
-        int nt = 1, id = 0;
-#ifdef _OPENMP
-        nt = omp_get_num_threads(), id = omp_get_thread_num();
-#endif
-        const int per = (N + nt - 1) / nt, n0 = std::min(N, id * per), n1 = std::min(N, n0 + per);
-        headwise4_rows2(out1, out2, in, Wd.data(), Wd.data() + size_t(4) * I, n0, n1, I);
-      }
+      parallel_ranges(N, int64_t(N) * I * 8 > kParMin, [&](int64_t n0, int64_t n1) {
+        headwise4_rows2(out1, out2, in, Wd.data(), Wd.data() + size_t(4) * I, int(n0), int(n1), I);
+      });
       return;
     }
   }
@@ -315,7 +301,7 @@ void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W,
                        bool accumulate) {
   const int64_t in_ld = int64_t(NB) * DI, out_ld = int64_t(NB) * DO;
   if constexpr (is_float<T>) {
-    if (use_headwise4<T>(NB, DI, DO) && d_in && d_W) {
+    if (use_headwise4<T>(NB, DI, DO) && d_W) {
       float* dWs[1] = {d_W};
       const float* dys[1] = {d_out};
       const float* Ws[1] = {W};
@@ -327,23 +313,6 @@ void headwise_backward(T* d_in, T* d_W, const T* d_out, const T* in, const T* W,
   if constexpr (is_float<T>) {
     if (use_headwise4<T>(NB, DI, DO)) {
       if (d_in) headwise4_apply<true>(d_in, d_out, W, N, NB, true);
-      if (d_W) {
-        const int I = NB * 4;
-        std::vector<float> acc(size_t(4) * I, 0.f);
-#pragma omp parallel if (int64_t(N) * I * 4 > kParMin)
-        {
-          int nt = 1, id = 0;
-#ifdef _OPENMP
-          nt = omp_get_num_threads(), id = omp_get_thread_num();
-#endif
-          const int vecs = I / 16, per = (vecs + nt - 1) / nt;
-          const int j0 = std::min(vecs, id * per) * 16, j1 = std::min(vecs, id * per + per) * 16;
-          headwise4_dw_cols(acc.data(), d_out, in, N, I, j0, j1);
-        }
-        for (int h = 0; h < NB; ++h)
-          for (int o = 0; o < 4; ++o)
-            for (int d = 0; d < 4; ++d) d_W[h * 16 + o * 4 + d] += acc[size_t(d) * I + h * 4 + o];
-      }
       return;
     }
   }
@@ -405,20 +374,6 @@ void headwise_backward2(T* d_in, T* d_W1, T* d_W2, const T* d_out1, const T* d_o
 // ---------------------------------------------------------------------------------------------- norms
 // Both norms are one kernel: rows of NH groups of DH values, each group normalised, gain (1 + w[col]).
 namespace {
-// Runs fn(i0, i1) on contiguous slices of [0, n), one per OpenMP thread when parallel is true.
-template <class F>
-void parallel_ranges(int64_t n, bool parallel, F&& fn) {
-#pragma omp parallel if (parallel)
-  {
-    int64_t nt = 1, id = 0;
-#ifdef _OPENMP
-    nt = omp_get_num_threads(), id = omp_get_thread_num();
-#endif
-    const int64_t per = (n + nt - 1) / nt, i0 = std::min(n, id * per), i1 = std::min(n, i0 + per);
-    if (i1 > i0) fn(i0, i1);
-  }
-}
-
 // Groups [g0, g1) of DH values: two-pass mean and variance in T (omp simd reductions vectorise), gain 1 + w.
 template <class T>
 [[gnu::noinline]] XM_CLONES void norm_groups_fwd(T* __restrict out, T* __restrict mean, T* __restrict rstd,
