@@ -5,10 +5,14 @@
 // Activations are (N = B*S, D) row-major; gradient rule as nn/ops.h (backwards accumulate into d_x and grads).
 #pragma once
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+#include <sched.h>
 
 #include "model/config.h"
 #include "model/params.h"
@@ -113,31 +117,117 @@ void mlstm_block_forward(T* out, MlstmBlockCache<T>& c, const T* x, const MlstmB
 template <class T>
 void mlstm_block_backward(T* d_x, const MlstmBlockView<T>& g, const T* d_out, MlstmBlockCache<T>& c, const T* x,
                           const MlstmBlockView<T>& w, const MlstmBlockDims& d, Workspace<T>& ws);
-// The threads that step one batch together (generation): thread p of P owns rows [r0, r0 + n) of every activation
-// and state buffer, all of which hold the whole batch (d.B rows). Between two sync()s a thread touches only its own
-// rows; a weight product reads every row of its input, so it sits between two sync()s and splits its output
-// columns over the team (each weight is read once per step, by one core). P = 1: the whole batch on the calling
-// thread, each product parallel on its own (nn::gemm), as outside any team.
+// The threads that step one batch together (generation). Thread p of P owns rows [r0, r0 + n) of every activation
+// and state buffer, all of which hold the whole batch (d.B rows); the cheap row-wise ops (norms, conv, gates) run on
+// a thread's own rows. A weight product reads every row of its input, so it sits between two sync()s; its output
+// columns are handed out in chunks, first come first served (each weight still read once per step, by one core),
+// so a thread that runs slower for a while (a vCPU whose sibling is busy, an interrupt) takes fewer chunks instead of
+// holding the other at the next barrier. The mLSTM cell step goes out the same way by (row, head), a thread taking
+// another's (row, head) only after that thread has published its rows' inputs (publish/await).
+// P = 1: the whole batch on the calling thread, each product parallel on its own (nn::gemm), as outside any team.
+
+// What a team shares during one step: one ticket counter per queue and one "published" mark per thread, each on
+// its own cache line, all zero at the step's start.
+struct StepShared {
+  struct alignas(64) Slot {
+    std::atomic<int> v{0};
+  };
+  explicit StepShared(int P) : tickets(new Slot[size_t(P)]), marks(new Slot[size_t(P)]) {}
+  std::unique_ptr<Slot[]> tickets, marks;
+};
+
 struct StepTeam {
   int p = 0, P = 1, r0 = 0, n = 0;
-  static StepTeam whole(int B) { return StepTeam{0, 1, 0, B}; }
+  StepShared* shared = nullptr;  // what the team shares (null when P = 1)
+  StepTeam(int p_, int P_, int r0_, int n_, StepShared* shared_ = nullptr)
+      : p(p_), P(P_), r0(r0_), n(n_), shared(shared_) {}
+  static StepTeam whole(int B) { return StepTeam(0, 1, 0, B); }
+  // Thread q's rows (the split of XlstmLM::step).
+  static int row0(int B, int q, int P) { return int(int64_t(B) * q / P); }
   void sync() const {
     if (P > 1) {
 #pragma omp barrier
     }
   }
-  // out (B, N) = in (B, K) W (N, K)^T: this thread's share of the columns (16-column blocks), all B rows.
+
+  // Units [0, units) of queue q, each to the first thread that asks. A phase: every thread calls claim on each
+  // queue it uses until it returns false (so that each draws exactly one ticket past the end), and a sync()
+  // separates two phases; the next phase's tickets then start after units + P draws.
+  bool claim(int q, int units, int& u) const {
+    u = shared->tickets[size_t(q)].v.fetch_add(1, std::memory_order_relaxed) - base(q);
+    if (u < units) return true;
+    base(q) += units + P;
+    return false;
+  }
+  // fn(b0, b1) over [0, blocks) in chunks from queue 0: first one chunk of 3/4 of an even share per thread, then
+  // single blocks, so the end of the phase is balanced to one block at the cost of a few tickets.
+  template <class F>
+  void chunks(int blocks, F&& fn) const {
+    const int big = blocks * 3 / (4 * P), units = big > 0 ? P + blocks - P * big : blocks;
+    for (int u; claim(0, units, u);) {
+      if (big > 0 && u < P)
+        fn(u * big, (u + 1) * big);
+      else {
+        const int b = big > 0 ? P * big + (u - P) : u;
+        fn(b, b + 1);
+      }
+    }
+  }
+  // This thread's rows' inputs of the current phase are written (release), and wait until thread q's are.
+  void publish() const { shared->marks[size_t(p)].v.store(++epoch_, std::memory_order_release); }
+  void await(int q) const {
+    for (long i = 0; shared->marks[size_t(q)].v.load(std::memory_order_acquire) < epoch_; ++i)
+      if (i > 100000) sched_yield();
+  }
+
+  // out (B, N) = in (B, K) W (N, K)^T, the whole batch, columns in 16-column blocks shared out over the team.
+  // With out2: W has 2N rows; columns [N, 2N) go to out2 (the mLSTM up projection's two halves in one phase).
   template <class T>
-  void product(T* out, const T* in, const T* W, int B, int K, int N) const {
+  void product(T* out, const T* in, const T* W, int B, int K, int N, T* out2 = nullptr) const {
+    const int NN = out2 ? 2 * N : N;
     if (P == 1) {
       nn::linear_forward<T>(out, in, W, nullptr, B, K, N);
+      if (out2) nn::linear_forward<T>(out2, in, W + size_t(N) * K, nullptr, B, K, N);
       return;
     }
-    const int blocks = (N + 15) / 16;
-    const int c0 = std::min(N, blocks * p / P * 16), c1 = std::min(N, blocks * (p + 1) / P * 16);
-    if (c1 > c0)
-      nn::gemm_serial<T>(false, true, B, c1 - c0, K, T(1), in, K, W + size_t(c0) * K, K, T(0), out + c0, N);
+    // float, up to 16 rows: A^T packed once for all of this thread's chunks
+    bool packed = false;
+    thread_local std::vector<float> at;
+    if constexpr (sizeof(T) == 4) {
+      if (B >= nn::kSmallRowsMin && B <= nn::kSmallRowsMax) {
+        if (at.size() < size_t(K) * 16) at.resize(size_t(K) * 16);
+        nn::gemm_small_pack(at.data(), reinterpret_cast<const float*>(in), K, B, K);
+        packed = true;
+      }
+    }
+    auto cols = [&](int c0, int c1) {  // within one output
+      T* o = c0 < N ? out + c0 : out2 + (c0 - N);
+      if (packed) {
+        if constexpr (sizeof(T) == 4)
+          nn::gemm_small_nt_packed(B, c1 - c0, K, 1.f, at.data(), W + size_t(c0) * K, K, 0.f, o, N);
+      } else {
+        nn::gemm_serial<T>(false, true, B, c1 - c0, K, T(1), in, K, W + size_t(c0) * K, K, T(0), o, N);
+      }
+    };
+    chunks((NN + 15) / 16, [&](int b0, int b1) {
+      const int c0 = std::min(NN, b0 * 16), c1 = std::min(NN, b1 * 16);
+      if (out2 && c0 < N && c1 > N) {
+        cols(c0, N);
+        cols(N, c1);
+      } else if (c1 > c0) {
+        cols(c0, c1);
+      }
+    });
   }
+
+  // this thread's claim and publish bookkeeping
+ private:
+  int& base(int q) const {
+    if (bases_.size() < size_t(P)) bases_.assign(size_t(P), 0);
+    return bases_[size_t(q)];
+  }
+  mutable std::vector<int> bases_;
+  mutable int epoch_ = 0;
 };
 
 // One token for B rows: out (B, D) = x + block(x), state updated in place (d.S is ignored).

@@ -28,9 +28,9 @@ inline T sigm(T x) {
 template <class T>
 [[gnu::noinline]] XM_CLONES void gate_rows_fwd(T* __restrict hs, T* __restrict hg, const T* __restrict hc,
                                                const T* __restrict xc, const T* __restrict z,
-                                               const T* __restrict skip, int n0, int n1, int I) {
+                                               const T* __restrict skip, int n0, int n1, int i0, int i1, int I) {
   for (int n = n0; n < n1; ++n)
-    for (int i = 0; i < I; ++i) {
+    for (int i = i0; i < i1; ++i) {
       const size_t j = size_t(n) * I + i;
       const T zv = z[j];
       hs[j] = hc[j] + skip[i] * xc[j];
@@ -96,7 +96,7 @@ void mlstm_block_forward(T* out, MlstmBlockCache<T>& c, const T* x, const MlstmB
                            d.DH(), opt);
   }
   nn::parallel_ranges(N, NI > (1u << 14), [&](int n0, int n1) {
-    gate_rows_fwd(c.hs.data(), c.hg.data(), c.hc.data(), c.xc.data(), c.z.data(), w.skip, n0, n1, I);
+    gate_rows_fwd(c.hs.data(), c.hg.data(), c.hc.data(), c.xc.data(), c.z.data(), w.skip, n0, n1, 0, I, I);
   });
   T* y = out;  // y = hg W_down^T, then out = x + y
   nn::linear_forward<T>(y, c.hg.data(), w.proj_down, nullptr, N, I, D);
@@ -167,18 +167,33 @@ void mlstm_block_step(T* out, const T* x, const MlstmBlockView<T>& w, const Mlst
   // ends with one of its own), and its residual after it touches only this thread's rows of x and out.
   nn::layernorm_forward(xn + oD, stat + r0, stat + B + r0, x + oD, w.norm_w, n, D);
   team.sync();
-  team.product(xm, xn, w.proj_up, B, D, I);
-  team.product(z, xn, w.proj_up + size_t(I) * D, B, D, I);
+  team.product(xm, xn, w.proj_up, B, D, I, z);  // both halves in one phase
   team.sync();
   nn::causal_conv1d_step(xc + oI, state.conv + size_t(r0) * d.K * I, xm + oI, w.conv_w, w.conv_b, n, I, d.K);
   nn::silu_forward(xc + oI, xc + oI, int64_t(nI));
   nn::headwise_forward(q + oI, xc + oI, w.q, n, NB, d.bs, d.bs);
   nn::headwise_forward(k + oI, xc + oI, w.k, n, NB, d.bs, d.bs);
   nn::headwise_forward(v + oI, xm + oI, w.v, n, NB, d.bs, d.bs);
-  const nn::MlstmState<T> cell{state.cell.C + size_t(r0) * NH * DH * DH, state.cell.n + size_t(r0) * NH * DH,
-                               state.cell.m + size_t(r0) * NH};
-  nn::mlstm_cell_step(h + oI, cell, q + oI, k + oI, v + oI, cell_weights(w), n, NH, DH);
-  gate_rows_fwd(hs, hg, h, xc, z, w.skip, r0, r0 + n, I);
+  const nn::MlstmState<T> cell{state.cell.C, state.cell.n, state.cell.m};
+  if (team.P == 1) {
+    nn::mlstm_cell_step(h, cell, q, k, v, cell_weights(w), B, NH, DH);
+    gate_rows_fwd(hs, hg, h, xc, z, w.skip, 0, B, 0, I, I);
+  } else {
+    // The cell step by (row, head): this thread's rows first, then any (row, head) of the others' still unclaimed
+    // (queue q holds thread q's rows), once that thread has published its rows' q, k, v, x_c and z.
+    team.publish();
+    for (int j = 0; j < team.P; ++j) {
+      const int qq = (team.p + j) % team.P, q0 = StepTeam::row0(B, qq, team.P);
+      const int units = (StepTeam::row0(B, qq + 1, team.P) - q0) * NH;
+      bool ready = qq == team.p;
+      for (int u; team.claim(qq, units, u);) {
+        if (!ready) team.await(qq), ready = true;
+        const int b = q0 + u / NH, hh = u % NH;
+        nn::mlstm_cell_step_range(h, cell, q, k, v, cell_weights(w), B, NH, DH, b * NH + hh, b * NH + hh + 1);
+        gate_rows_fwd(hs, hg, h, xc, z, w.skip, b, b + 1, hh * DH, (hh + 1) * DH, I);
+      }
+    }
+  }
   team.sync();
   team.product(out, hg, w.proj_down, B, I, D);
   team.sync();

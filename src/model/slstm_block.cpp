@@ -177,16 +177,32 @@ void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const Slst
     nn::causal_conv1d_step(xc + oD, state.conv + size_t(r0) * d.K * D, xn + oD, w.conv_w, w.conv_b, n, D, d.K);
     nn::silu_forward(xc + oD, xc + oD, int64_t(nD));
   }
-  gate_preacts(Wx + 4 * oD, tmp + oD, xc + oD, xn + oD, w, n, D, NH);
-  if (n == B) {
+  if (team.P == 1) {
+    gate_preacts(Wx, tmp, xc, xn, w, B, D, NH);
     nn::slstm_step(y, state.cell, Wx, w.R, w.bias, B, NH, DH);
   } else {
-    // The cell state is (4, B, D): gather this thread's rows of the four planes, step them, scatter them back.
-    thread_local std::vector<T> part;
-    part.resize(4 * nD);
-    for (int l = 0; l < 4; ++l) std::copy_n(state.cell + size_t(l) * BD + oD, nD, part.data() + l * nD);
-    nn::slstm_step(y + oD, part.data(), Wx + 4 * oD, w.R, w.bias, n, NH, DH);
-    for (int l = 0; l < 4; ++l) std::copy_n(part.data() + l * nD, nD, state.cell + size_t(l) * BD + oD);
+    // The gate pre-activations and the recurrent products of all rows, by (gate, head) blocks shared out over the
+    // team (16-row products: the few-rows kernel's lanes all used), then the pointwise step on this thread's rows.
+    // Tiny heads keep gate_preacts' loops on each thread's rows (the same sums as on one thread).
+    T* Ry = ws.raw(8, 4 * BD);  // slot 8 (the FFN's up projection) is free until the FFN
+    const T* weights[4] = {w.fgate_w, w.igate_w, w.zgate_w, w.ogate_w};  // official swap, as gate_preacts
+    const T* inputs[4] = {xc, xc, xn, xn};
+    const bool loops = DH * DH <= kLoopHeadMax;
+    if (loops) gate_preacts(Wx + 4 * oD, tmp + oD, xc + oD, xn + oD, w, n, D, NH);
+    const int first = loops ? 4 * NH : 0;  // units [0, 4 NH): Wx by (gate, head); [4 NH, 8 NH): R y by (gate, head)
+    team.sync();
+    team.chunks(8 * NH - first, [&](int u0, int u1) {
+      for (int u = first + u0; u < first + u1; ++u) {
+        const int g = (u / NH) % 4, h = u % NH;
+        if (u < 4 * NH)
+          nn::gemm_serial<T>(false, true, B, DH, DH, T(1), inputs[g] + size_t(h) * DH, D,
+                             weights[g] + size_t(h) * DH * DH, DH, T(0), Wx + size_t(g) * D + size_t(h) * DH, 4 * D);
+        else
+          nn::slstm_step_recurrent(Ry, state.cell, w.R, B, NH, DH, g, h);
+      }
+    });
+    team.sync();
+    nn::slstm_step_pointwise(y, state.cell, Wx, Ry, w.bias, B, NH, DH, r0, r0 + n);
   }
   T* gn = tmp;
   nn::multihead_layernorm_forward(gn + oD, stat + size_t(r0) * NH, stat + size_t(B) * NH + size_t(r0) * NH, y + oD,

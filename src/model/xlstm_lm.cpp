@@ -157,6 +157,7 @@ void XlstmLM<T>::step(T* logits, LmState<T>& state, const int32_t* ids, Workspac
     return;
   }
   ws.frozen = true;
+  StepShared shared(P);
 #pragma omp parallel num_threads(P)
   {
 #ifdef _OPENMP
@@ -164,8 +165,8 @@ void XlstmLM<T>::step(T* logits, LmState<T>& state, const int32_t* ids, Workspac
 #else
     const int p = 0, team_size = 1;
 #endif
-    const int r0 = int(int64_t(B) * p / team_size), r1 = int(int64_t(B) * (p + 1) / team_size);
-    step_team(logits, state, ids, ws, StepTeam{p, team_size, r0, r1 - r0});
+    const int r0 = StepTeam::row0(B, p, team_size), r1 = StepTeam::row0(B, p + 1, team_size);
+    step_team(logits, state, ids, ws, StepTeam(p, team_size, r0, r1 - r0, &shared));
   }
   ws.frozen = false;
 }

@@ -37,6 +37,11 @@ inline void gemm_ref(bool ta, bool tb, int M, int N, int K, T alpha, const T* A,
 void gemm_small_nt(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
                    float* C, int ldc);
 constexpr int kSmallRowsMin = 8, kSmallRowsMax = 16;
+// The same in two parts, for callers that run many column ranges against one A (a team of threads sharing out a
+// weight matrix's columns): AT (K, 16) = A^T packed once (rows M..15 zero), then products of ranges of B's rows.
+void gemm_small_pack(float* AT, const float* A, int lda, int M, int K);
+void gemm_small_nt_packed(int M, int N, int K, float alpha, const float* AT, const float* B, int ldb, float beta,
+                          float* C, int ldc);
 
 // One product on the calling thread.
 template <class T>

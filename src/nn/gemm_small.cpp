@@ -28,7 +28,18 @@ template <int kO>
     const float* b[kO];
     for (int j = 0; j < kO; ++j) b[j] = B + size_t(o + j) * ldb;
     v16f c[kO] = {};
-    for (int k = 0; k < K; ++k) {
+    int k = 0;
+    if (o + 2 * kO <= n1) {
+      // the next group's rows, one cache line each per 16 k, fetched into L2 while this group computes
+      for (; k + 16 <= K; k += 16) {
+        for (int j = 0; j < kO; ++j) __builtin_prefetch(b[j] + size_t(kO) * ldb + k, 0, 2);
+        for (int kk = k; kk < k + 16; ++kk) {
+          const v16f a = XM_LD16(AT + size_t(kk) * 16);
+          for (int j = 0; j < kO; ++j) c[j] += b[j][kk] * a;
+        }
+      }
+    }
+    for (; k < K; ++k) {
       const v16f a = XM_LD16(AT + size_t(k) * 16);
       for (int j = 0; j < kO; ++j) c[j] += b[j][k] * a;
     }
@@ -130,22 +141,30 @@ bool cpu_has_avx512() {
 }
 }  // namespace
 
-void gemm_small_nt(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
-                   float* C, int ldc) {
-  // Scratch per thread, kept between calls: A^T padded to 16 lanes, and a panel of transposed results.
-  thread_local std::vector<float> at, ct;
-  if (at.size() < size_t(K) * 16) at.resize(size_t(K) * 16);
-  pack_at(at.data(), A, lda, M, K);
+void gemm_small_pack(float* AT, const float* A, int lda, int M, int K) { pack_at(AT, A, lda, M, K); }
+
+void gemm_small_nt_packed(int M, int N, int K, float alpha, const float* AT, const float* B, int ldb, float beta,
+                          float* C, int ldc) {
+  // Scratch per thread, kept between calls: a panel of transposed results.
+  thread_local std::vector<float> ct;
   constexpr int kPanel = 256;  // output columns per pass: the results stay in L1
   if (ct.size() < size_t(kPanel) * 16) ct.resize(size_t(kPanel) * 16);
   for (int n0 = 0; n0 < N; n0 += kPanel) {
     const int n1 = std::min(N, n0 + kPanel);
     if (cpu_has_avx512())
-      small_nt_panel<8>(ct.data(), at.data(), B, ldb, K, n0, n1);
+      small_nt_panel<8>(ct.data(), AT, B, ldb, K, n0, n1);
     else
-      small_nt_panel<4>(ct.data(), at.data(), B, ldb, K, n0, n1);
+      small_nt_panel<4>(ct.data(), AT, B, ldb, K, n0, n1);
     unpack_ct(C, ldc, ct.data(), M, n0, n1, alpha, beta);
   }
+}
+
+void gemm_small_nt(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+                   float* C, int ldc) {
+  thread_local std::vector<float> at;  // A^T padded to 16 lanes, kept between calls
+  if (at.size() < size_t(K) * 16) at.resize(size_t(K) * 16);
+  pack_at(at.data(), A, lda, M, K);
+  gemm_small_nt_packed(M, N, K, alpha, at.data(), B, ldb, beta, C, ldc);
 }
 
 }  // namespace xm::nn

@@ -836,20 +836,33 @@ template <class T>
 
 // Fused: one parallel loop over (row, head), each task doing gates, state update, read-out and norm of its head
 // (cell_step_head), instead of two gate GEMMs, the backend step and a separate norm pass.
+namespace {
 template <class T>
-void mlstm_cell_step(T* h, const MlstmState<T>& state, const T* q, const T* k, const T* v,
-                     const MlstmCellWeights<T>& w, int B, int NH, int DH, double eps) {
+void cell_step_pairs(T* h, const MlstmState<T>& state, const T* q, const T* k, const T* v,
+                     const MlstmCellWeights<T>& w, int NH, int DH, int bh, double eps) {
   const int H = NH * DH;
   const T scale = T(1) / std::sqrt(T(DH));
   const size_t DD = size_t(DH) * DH, W3 = size_t(3) * H;
+  const int b = bh / NH, hh = bh % NH;
+  const size_t row = size_t(b) * H;
+  cell_step_head(h + row + size_t(hh) * DH, state.C + bh * DD, state.n + size_t(bh) * DH, state.m + bh, q + row,
+                 k + row, v + row, w.igate_w + hh * W3, w.igate_b[hh], w.fgate_w + hh * W3, w.fgate_b[hh],
+                 w.outnorm_w + size_t(hh) * DH, H, hh, DH, scale, eps);
+}
+}  // namespace
+
+template <class T>
+void mlstm_cell_step(T* h, const MlstmState<T>& state, const T* q, const T* k, const T* v,
+                     const MlstmCellWeights<T>& w, int B, int NH, int DH, double eps) {
 #pragma omp parallel for schedule(static) if (int64_t(B) * NH * DH * DH >= (1 << 15))
-  for (int bh = 0; bh < B * NH; ++bh) {
-    const int b = bh / NH, hh = bh % NH;
-    const size_t row = size_t(b) * H;
-    cell_step_head(h + row + size_t(hh) * DH, state.C + bh * DD, state.n + size_t(bh) * DH, state.m + bh, q + row,
-                   k + row, v + row, w.igate_w + hh * W3, w.igate_b[hh], w.fgate_w + hh * W3, w.fgate_b[hh],
-                   w.outnorm_w + size_t(hh) * DH, H, hh, DH, scale, eps);
-  }
+  for (int bh = 0; bh < B * NH; ++bh) cell_step_pairs(h, state, q, k, v, w, NH, DH, bh, eps);
+}
+
+template <class T>
+void mlstm_cell_step_range(T* h, const MlstmState<T>& state, const T* q, const T* k, const T* v,
+                           const MlstmCellWeights<T>& w, int B, int NH, int DH, int bh0, int bh1, double eps) {
+  if (bh0 < 0 || bh1 > B * NH) throw Error("mlstm_cell_step_range: pairs out of range");
+  for (int bh = bh0; bh < bh1; ++bh) cell_step_pairs(h, state, q, k, v, w, NH, DH, bh, eps);
 }
 
 #define XM_MLSTM_INSTANTIATE(T)                                                                                  \
@@ -872,7 +885,9 @@ void mlstm_cell_step(T* h, const MlstmState<T>& state, const T* q, const T* k, c
   template void mlstm_cell_backward<T>(T*, T*, T*, const MlstmCellGrads<T>&, const T*, const MlstmCellCache<T>&, \
                                        const T*, const T*, const T*, const MlstmCellWeights<T>&, bool);          \
   template void mlstm_cell_step<T>(T*, const MlstmState<T>&, const T*, const T*, const T*,                       \
-                                   const MlstmCellWeights<T>&, int, int, int, double);
+                                   const MlstmCellWeights<T>&, int, int, int, double);                    \
+  template void mlstm_cell_step_range<T>(T*, const MlstmState<T>&, const T*, const T*, const T*,                 \
+                                         const MlstmCellWeights<T>&, int, int, int, int, int, double);
 
 XM_MLSTM_INSTANTIATE(float)
 XM_MLSTM_INSTANTIATE(double)

@@ -190,5 +190,10 @@ void mlstm_cell_backward(T* dq, T* dk, T* dv /* (B, S, H) or null */, const Mlst
 template <class T>
 void mlstm_cell_step(T* h /* (B, H) */, const MlstmState<T>& state, const T* q, const T* k, const T* v /* (B,H) */,
                      const MlstmCellWeights<T>& w, int B, int NH, int DH, double eps = kMlstmEps);
+// The same for the (row, head) pairs bh in [bh0, bh1) only (bh = row * NH + head), on the calling thread: pointers
+// are the whole batch's, as for mlstm_cell_step; a team of threads shares the pairs out.
+template <class T>
+void mlstm_cell_step_range(T* h, const MlstmState<T>& state, const T* q, const T* k, const T* v,
+                           const MlstmCellWeights<T>& w, int B, int NH, int DH, int bh0, int bh1, double eps = kMlstmEps);
 
 }  // namespace xm::nn

@@ -406,6 +406,27 @@ void slstm_step(T* y, T* state, const T* Wx, const T* R, const T* bias, int B, i
 }
 
 template <class T>
+void slstm_step_recurrent(T* Ry, const T* state, const T* R, int B, int NH, int DH, int g, int h) {
+  const int H = NH * DH;
+  gemm_serial<T>(false, true, B, DH, DH, T(1), state + size_t(h) * DH, H, R + (size_t(h) * 4 + g) * DH * DH, DH,
+                 T(0), Ry + size_t(h) * 4 * DH + size_t(g) * DH, 4 * H);
+}
+
+template <class T>
+void slstm_step_pointwise(T* y, T* state, const T* Wx, const T* Ry, const T* bias, int B, int NH, int DH, int r0,
+                          int r1) {
+  const int H = NH * DH;
+  const size_t BH = size_t(B) * H;
+  for (int b = r0; b < r1; ++b)
+    for (int h = 0; h < NH; ++h) {
+      const size_t at = size_t(b) * H + size_t(h) * DH;
+      pointwise_row<T, false>(Ry + size_t(b) * 4 * H + size_t(h) * 4 * DH, Wx + size_t(b) * 4 * H + size_t(h) * DH,
+                              bias + size_t(h) * DH, H, state + at, state + BH + at, state + 2 * BH + at,
+                              state + 3 * BH + at, y + at, nullptr, nullptr, nullptr, nullptr, nullptr, DH);
+    }
+}
+
+template <class T>
 void slstm_cache_states(T* states_all, const T* cache, const T* y, const SlstmDims& d) {
   check_dims(d, "slstm_cache_states");
   const int B = d.B, S = d.S, H = d.H();
@@ -430,6 +451,8 @@ void slstm_cache_states(T* states_all, const T* cache, const T* y, const SlstmDi
   template void slstm_forward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const SlstmDims&); \
   template void slstm_backward<T>(T*, T*, T*, T*, const T*, const T*, T*, const T*, const SlstmDims&);  \
   template void slstm_step<T>(T*, T*, const T*, const T*, const T*, int, int, int);                     \
+  template void slstm_step_recurrent<T>(T*, const T*, const T*, int, int, int, int, int);               \
+  template void slstm_step_pointwise<T>(T*, T*, const T*, const T*, const T*, int, int, int, int, int); \
   template void slstm_cache_states<T>(T*, const T*, const T*, const SlstmDims&);
 XM_SLSTM_INSTANTIATE(float)
 XM_SLSTM_INSTANTIATE(double)

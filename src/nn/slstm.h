@@ -74,6 +74,19 @@ template <class T>
 void slstm_step(T* y /* (B, H) or null */, T* state /* (4, B, H) in/out */, const T* Wx /* (B, 4H) */,
                 const T* R /* (NH, 4DH, DH) */, const T* bias /* (4H) */, int B, int NH, int DH);
 
+// The same step in two parts, for a team of threads that splits the recurrent products by columns (all rows in
+// one product, so the few-rows GEMM kernel's 16 lanes are full) and the pointwise part by rows:
+// slstm_step_recurrent: Ry (B, NH, 4DH) head-major, gate-major within a head (g*DH + o) = y_{t-1} R^T for gate g
+//   of head h only (state's y plane read, nothing else written); every (g, h) once before the pointwise part.
+// slstm_step_pointwise: rows [r0, r1) of y and of the state from Ry, Wx and the bias (y_{t-1} overwritten).
+// Together: bit for bit slstm_step in float (the same products in the same order).
+template <class T>
+void slstm_step_recurrent(T* Ry /* (B, 4H) */, const T* state /* (4, B, H) */, const T* R /* (NH, 4DH, DH) */,
+                          int B, int NH, int DH, int g, int h);
+template <class T>
+void slstm_step_pointwise(T* y /* (B, H) */, T* state /* (4, B, H) in/out */, const T* Wx /* (B, 4H) */,
+                          const T* Ry /* (B, 4H) */, const T* bias /* (4H) */, int B, int NH, int DH, int r0, int r1);
+
 // For tests and inspection: the states after every step, (y, c, n, m) x S, from a forward cache and its y,
 // in the layout of the official vanilla `states_all` (4, S, B, H).
 template <class T>

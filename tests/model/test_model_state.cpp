@@ -1,8 +1,15 @@
 // Tests of the recurrent API of the xLSTM LM: a step loop reproduces the official step-loop logits and final
 // states (model.json), agrees with the full forward, prefill + steps equals the step loop, and state rows can be
 // copied (branching) and reset independently, and a batch stepped by a team of threads equals one thread's steps. Not the training path (test_model_vectors.cpp).
+#include <atomic>
 #include <random>
+#include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "model/blocks.h"
 #include "model/vector_model.h"
 #include "nn/runtime.h"
 
@@ -179,6 +186,45 @@ TEST(model, state_size_is_independent_of_length) {
   EXPECT_EQ(st.size(), 3 * (3 * per_m + per_s));
 }
 
+// The team's work sharing: in each of several phases (a barrier between them) every block of StepTeam::chunks and
+// every unit of two claim() queues goes to exactly one thread, whatever the interleaving.
+TEST(model, step_team_hands_out_every_unit_once_per_phase) {
+#ifdef _OPENMP
+  for (int P : {2, 3, 4}) {
+    const int blocks[4] = {64, 16, 5, 1};
+    std::vector<std::atomic<int>> seen(64 * 4 * 2 + 4 * 24);
+    xm::model::StepShared shared(P);
+    int team_size = 0;
+#pragma omp parallel num_threads(P)
+    {
+      const int p = omp_get_thread_num(), np = omp_get_num_threads();
+#pragma omp single
+      team_size = np;
+      const xm::model::StepTeam team(p, np, 0, 0, &shared);
+      for (int rep = 0; rep < 2; ++rep)
+        for (int ph = 0; ph < 4; ++ph) {
+          team.chunks(blocks[ph], [&](int b0, int b1) {
+            for (int b = b0; b < b1; ++b) seen[size_t((rep * 4 + ph) * 64 + b)]++;
+          });
+          team.sync();
+        }
+      for (int j = 0; j < np; ++j)  // queue q: 20 + q units; each thread drains its own queue first
+        for (int u, q = (p + j) % np; team.claim(q, 20 + q, u);) seen[size_t(512 + q * 24 + u)]++;
+    }
+    ASSERT_EQ(team_size, P) << "OpenMP gave fewer threads";
+    for (int rep = 0; rep < 2; ++rep)
+      for (int ph = 0; ph < 4; ++ph)
+        for (int b = 0; b < 64; ++b)
+          EXPECT_EQ(seen[size_t((rep * 4 + ph) * 64 + b)].load(), b < blocks[ph] ? 1 : 0)
+              << P << " threads, phase " << ph << ", block " << b;
+    for (int q = 0; q < P; ++q)
+      for (int u = 0; u < 24; ++u) EXPECT_EQ(seen[size_t(512 + q * 24 + u)].load(), u < 20 + q ? 1 : 0) << "queue " << q;
+  }
+#else
+  GTEST_SKIP() << "built without OpenMP";
+#endif
+}
+
 // A batch stepped by a team of threads (StepTeam: rows split over the threads, weight products split by columns)
 // gives the logits and the final state of the same batch stepped on one thread.
 namespace {
@@ -220,6 +266,7 @@ TEST(model, step_by_a_team_of_threads_equals_one_thread) {
   const XlstmConfig cfg = music_reference_config();  // m, s, m, m; sLSTM with conv and gated FFN
   team_matches_one_thread<float>(cfg, 16, 2, 2e-5);  // 8 rows a thread: the few-rows GEMM kernel
   team_matches_one_thread<float>(cfg, 5, 3, 2e-5);   // uneven rows (1, 2, 2)
+  team_matches_one_thread<float>(cfg, 16, 3, 2e-5);  // 16 rows (5, 5, 6), chunks shared out three ways
   team_matches_one_thread<double>(cfg, 4, 2, 1e-12);
   XlstmConfig plain = cfg;  // an sLSTM block without conv and without FFN (no product inside the block)
   plain.slstm->conv1d_kernel_size = 0;

@@ -3,6 +3,8 @@
 // self-consistency: step loop == fused loop, two chained segments == one, the per-element first-step rule.
 // Not speed tests.
 #include <cmath>
+#include <random>
+#include <string>
 #include <vector>
 
 #ifdef _OPENMP
@@ -288,6 +290,36 @@ TEST(nn, slstm_step_loop_equals_fused_loop) {
     }
     EXPECT_TRUE(xmtest::all_close("y", y, c.y, 1e-14, 1e-15));
     EXPECT_TRUE(xmtest::all_close("state", state, c.state_out, 1e-14, 1e-15));
+  }
+}
+
+// The step in two parts (recurrent products by (gate, head), pointwise part by rows, as a team of threads runs it)
+// equals slstm_step bit for bit in float, over several steps from a nonzero state; the music shape (16 rows: the
+// few-rows GEMM kernel) and a small odd one.
+TEST(nn, slstm_step_in_parts_equals_step_float) {
+  struct Shape { int B, NH, DH; };
+  for (Shape sh : {Shape{16, 4, 64}, Shape{5, 2, 3}}) {
+    const int B = sh.B, NH = sh.NH, DH = sh.DH, H = NH * DH;
+    SCOPED_TRACE("B " + std::to_string(B) + " DH " + std::to_string(DH));
+    std::mt19937 rng(uint32_t(B * 7 + DH));
+    std::normal_distribution<float> nd(0.f, 1.f);
+    auto fill = [&](std::vector<float>& v, float s) { for (auto& x : v) x = s * nd(rng); };
+    std::vector<float> R(size_t(NH) * 4 * DH * DH), bias(4 * size_t(H)), Wx(size_t(B) * 4 * H);
+    std::vector<float> st1(4 * size_t(B) * H), st2, y1(size_t(B) * H), y2(size_t(B) * H), Ry(size_t(B) * 4 * H);
+    fill(R, 0.3f), fill(bias, 0.5f), fill(st1, 1.f);
+    for (size_t i = 2 * size_t(B) * H; i < 3 * size_t(B) * H; ++i) st1[i] = std::fabs(st1[i]) + 0.5f;  // n > 0
+    st2 = st1;
+    for (int t = 0; t < 3; ++t) {
+      fill(Wx, 1.f);
+      xm::nn::slstm_step<float>(y1.data(), st1.data(), Wx.data(), R.data(), bias.data(), B, NH, DH);
+      for (int g = 3; g >= 0; --g)  // any order of the (gate, head) products
+        for (int h = 0; h < NH; ++h) xm::nn::slstm_step_recurrent<float>(Ry.data(), st2.data(), R.data(), B, NH, DH, g, h);
+      xm::nn::slstm_step_pointwise<float>(y2.data(), st2.data(), Wx.data(), Ry.data(), bias.data(), B, NH, DH, 0, B / 2);
+      xm::nn::slstm_step_pointwise<float>(y2.data(), st2.data(), Wx.data(), Ry.data(), bias.data(), B, NH, DH, B / 2, B);
+      ASSERT_EQ(y1, y2) << "step " << t;
+      ASSERT_EQ(st1, st2) << "step " << t;
+    }
+    EXPECT_GT(std::fabs(y1[0] - y1[size_t(H)]), 1e-4f);  // rows differ: the outputs are not trivially alike
   }
 }
 
