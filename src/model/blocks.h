@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <new>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -25,9 +26,25 @@ namespace xm::model {
 // Scratch buffers reused across blocks and calls: get(slot, n) returns n zeroed elements of slot `slot`;
 // raw(slot, n) the same n elements with whatever they held (for buffers the caller overwrites entirely).
 // Large buffers are zeroed on all threads (a serial memset of the training step's buffers was ~5% of its wall time).
+// An allocator of 64-byte aligned (cache line) storage for std::vector.
+template <class T>
+struct AlignedAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlign{64};
+  AlignedAllocator() = default;
+  template <class U>
+  AlignedAllocator(const AlignedAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
+  void deallocate(T* p, size_t) { ::operator delete(p, kAlign); }
+  template <class U>
+  bool operator==(const AlignedAllocator<U>&) const { return true; }
+};
+
 template <class T>
 struct Workspace {
-  std::vector<std::vector<T>> slots;
+  // 64-byte aligned: the threads of a step team write neighbouring 16-float column blocks of one buffer, each
+  // then exactly one cache line of a row (unaligned, two threads wrote halves of the same line).
+  std::vector<std::vector<T, AlignedAllocator<T>>> slots;
   // Set while a team of threads shares this workspace: growing a slot then (which would move it under the other
   // threads) is a bug in the team's sizing, and stops the program with a message instead of corrupting memory.
   bool frozen = false;
