@@ -176,18 +176,17 @@ struct StepTeam {
     base(q) += units + P;
     return false;
   }
-  // fn(b0, b1) over [0, blocks) in chunks from queue 0: first one chunk of 3/4 of an even share per thread, then
-  // single blocks, so the end of the phase is balanced to one block at the cost of a few tickets.
+  // fn(b0, b1) over [0, blocks) in chunks from queue q: first `big` chunks of 3/4 of blocks / big each (one per
+  // thread for a shared queue, one for the owner of a thread's queue), then single blocks, so that the end of the
+  // phase balances to one block at the cost of a few tickets. Same rules as claim().
   template <class F>
-  void chunks(int blocks, F&& fn) const {
-    const int big = blocks * 3 / (4 * P), units = big > 0 ? P + blocks - P * big : blocks;
-    for (int u; claim(0, units, u);) {
-      if (big > 0 && u < P)
-        fn(u * big, (u + 1) * big);
-      else {
-        const int b = big > 0 ? P * big + (u - P) : u;
-        fn(b, b + 1);
-      }
+  void chunks(int q, int blocks, int big, F&& fn) const {
+    const int size = blocks * 3 / (4 * big), nbig = size > 0 ? big : 0, units = nbig + blocks - nbig * size;
+    for (int u; claim(q, units, u);) {
+      if (u < nbig)
+        fn(u * size, (u + 1) * size);
+      else
+        fn(nbig * size + (u - nbig), nbig * size + (u - nbig) + 1);
     }
   }
   // This thread's rows' inputs of the current phase are written (release), and wait until thread q's are.
@@ -226,7 +225,7 @@ struct StepTeam {
         nn::gemm_serial<T>(false, true, B, c1 - c0, K, T(1), in, K, W + size_t(c0) * K, K, T(0), o, N);
       }
     };
-    chunks((NN + 15) / 16, [&](int b0, int b1) {
+    chunks(0, (NN + 15) / 16, P, [&](int b0, int b1) {
       const int c0 = std::min(NN, b0 * 16), c1 = std::min(NN, b1 * 16);
       if (out2 && c0 < N && c1 > N) {
         cols(c0, N);

@@ -186,12 +186,15 @@ void mlstm_block_step(T* out, const T* x, const MlstmBlockView<T>& w, const Mlst
       const int qq = (team.p + j) % team.P, q0 = StepTeam::row0(B, qq, team.P);
       const int units = (StepTeam::row0(B, qq + 1, team.P) - q0) * NH;
       bool ready = qq == team.p;
-      for (int u; team.claim(qq, units, u);) {
+      team.chunks(qq, units, 1, [&](int u0, int u1) {
         if (!ready) team.await(qq), ready = true;
-        const int b = q0 + u / NH, hh = u % NH;
-        nn::mlstm_cell_step_range(h, cell, q, k, v, cell_weights(w), B, NH, DH, b * NH + hh, b * NH + hh + 1);
-        gate_rows_fwd(hs, hg, h, xc, z, w.skip, b, b + 1, hh * DH, (hh + 1) * DH, I);
-      }
+        const int b0 = q0 + u0 / NH, b1 = q0 + (u1 - 1) / NH;  // rows b0..b1, pairs [u0, u1) of this queue
+        nn::mlstm_cell_step_range(h, cell, q, k, v, cell_weights(w), B, NH, DH, q0 * NH + u0, q0 * NH + u1);
+        for (int b = b0; b <= b1; ++b) {
+          const int i0 = b == b0 ? (u0 % NH) * DH : 0, i1 = b == b1 ? ((u1 - 1) % NH + 1) * DH : I;
+          gate_rows_fwd(hs, hg, h, xc, z, w.skip, b, b + 1, i0, i1, I);
+        }
+      });
     }
   }
   team.sync();

@@ -191,7 +191,7 @@ void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const Slst
     if (loops) gate_preacts(Wx + 4 * oD, tmp + oD, xc + oD, xn + oD, w, n, D, NH);
     const int first = loops ? 4 * NH : 0;  // units [0, 4 NH): Wx by (gate, head); [4 NH, 8 NH): R y by (gate, head)
     team.sync();
-    team.chunks(8 * NH - first, [&](int u0, int u1) {
+    team.chunks(0, 8 * NH - first, team.P, [&](int u0, int u1) {
       for (int u = first + u0; u < first + u1; ++u) {
         const int g = (u / NH) % 4, h = u % NH;
         if (u < 4 * NH)

@@ -187,7 +187,7 @@ TEST(model, state_size_is_independent_of_length) {
 }
 
 // The team's work sharing: in each of several phases (a barrier between them) every block of StepTeam::chunks and
-// every unit of two claim() queues goes to exactly one thread, whatever the interleaving.
+// every unit of per-thread queues goes to exactly one thread, whatever the interleaving.
 TEST(model, step_team_hands_out_every_unit_once_per_phase) {
 #ifdef _OPENMP
   for (int P : {2, 3, 4}) {
@@ -203,13 +203,17 @@ TEST(model, step_team_hands_out_every_unit_once_per_phase) {
       const xm::model::StepTeam team(p, np, 0, 0, &shared);
       for (int rep = 0; rep < 2; ++rep)
         for (int ph = 0; ph < 4; ++ph) {
-          team.chunks(blocks[ph], [&](int b0, int b1) {
+          team.chunks(0, blocks[ph], np, [&](int b0, int b1) {
             for (int b = b0; b < b1; ++b) seen[size_t((rep * 4 + ph) * 64 + b)]++;
           });
           team.sync();
         }
-      for (int j = 0; j < np; ++j)  // queue q: 20 + q units; each thread drains its own queue first
-        for (int u, q = (p + j) % np; team.claim(q, 20 + q, u);) seen[size_t(512 + q * 24 + u)]++;
+      for (int j = 0; j < np; ++j) {  // queue q: 20 + q units; each thread drains its own queue first
+        const int q = (p + j) % np;
+        team.chunks(q, 20 + q, 1, [&](int u0, int u1) {
+          for (int u = u0; u < u1; ++u) seen[size_t(512 + q * 24 + u)]++;
+        });
+      }
     }
     ASSERT_EQ(team_size, P) << "OpenMP gave fewer threads";
     for (int rep = 0; rep < 2; ++rep)
