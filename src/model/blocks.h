@@ -200,44 +200,72 @@ struct StepTeam {
   // With out2: W has 2N rows; columns [N, 2N) go to out2 (the mLSTM up projection's two halves in one phase).
   template <class T>
   void product(T* out, const T* in, const T* W, int B, int K, int N, T* out2 = nullptr) const {
-    const int NN = out2 ? 2 * N : N;
     if (P == 1) {
       nn::linear_forward<T>(out, in, W, nullptr, B, K, N);
       if (out2) nn::linear_forward<T>(out2, in, W + size_t(N) * K, nullptr, B, K, N);
       return;
     }
-    // float, up to 16 rows: A^T packed once for all of this thread's chunks
-    bool packed = false;
-    thread_local std::vector<float> at;
-    if constexpr (sizeof(T) == 4) {
-      if (B >= nn::kSmallRowsMin && B <= nn::kSmallRowsMax) {
-        if (at.size() < size_t(K) * 16) at.resize(size_t(K) * 16);
-        nn::gemm_small_pack(at.data(), reinterpret_cast<const float*>(in), K, B, K);
-        packed = true;
-      }
-    }
-    auto cols = [&](int c0, int c1) {  // within one output
-      T* o = c0 < N ? out + c0 : out2 + (c0 - N);
-      if (packed) {
-        if constexpr (sizeof(T) == 4)
-          nn::gemm_small_nt_packed(B, c1 - c0, K, 1.f, at.data(), W + size_t(c0) * K, K, 0.f, o, N);
-      } else {
-        nn::gemm_serial<T>(false, true, B, c1 - c0, K, T(1), in, K, W + size_t(c0) * K, K, T(0), o, N);
-      }
-    };
+    const Columns<T> cols(in, W, B, K);
+    const int NN = out2 ? 2 * N : N;
     chunks(0, (NN + 15) / 16, P, [&](int b0, int b1) {
       const int c0 = std::min(NN, b0 * 16), c1 = std::min(NN, b1 * 16);
       if (out2 && c0 < N && c1 > N) {
-        cols(c0, N);
-        cols(N, c1);
+        cols(out + c0, N, c0, N);
+        cols(out2, N, N, c1);
       } else if (c1 > c0) {
-        cols(c0, c1);
+        cols(c0 < N ? out + c0 : out2 + (c0 - N), N, c0, c1);
       }
     });
   }
+  // up (B, 2N) = in (B, K) W (2N, K)^T with columns c and N + c in the same chunk, and after(c0, c1) called by the
+  // thread that wrote both halves of columns [c0, c1) (the gated FFN's gate needs both; it then needs no phase of
+  // its own).
+  template <class T, class F>
+  void product_pairs(T* up, const T* in, const T* W, int B, int K, int N, F&& after) const {
+    if (P == 1) {
+      nn::linear_forward<T>(up, in, W, nullptr, B, K, 2 * N);
+      after(0, N);
+      return;
+    }
+    const Columns<T> cols(in, W, B, K);
+    chunks(0, (N + 15) / 16, P, [&](int b0, int b1) {
+      const int c0 = std::min(N, b0 * 16), c1 = std::min(N, b1 * 16);
+      if (c1 <= c0) return;
+      cols(up + c0, 2 * N, c0, c1);
+      cols(up + N + c0, 2 * N, N + c0, N + c1);
+      after(c0, c1);
+    });
+  }
 
-  // this thread's claim and publish bookkeeping
  private:
+  // Columns [c0, c1) of in W^T to o (row stride ldo) on this thread; float up to 16 rows: A^T packed once for all
+  // of this thread's chunks of one product.
+  template <class T>
+  struct Columns {
+    const T *in, *W;
+    int B, K;
+    const float* at = nullptr;
+    Columns(const T* in_, const T* W_, int B_, int K_) : in(in_), W(W_), B(B_), K(K_) {
+      if constexpr (sizeof(T) == 4) {
+        if (B >= nn::kSmallRowsMin && B <= nn::kSmallRowsMax) {
+          thread_local std::vector<float> buf;
+          if (buf.size() < size_t(K) * 16) buf.resize(size_t(K) * 16);
+          nn::gemm_small_pack(buf.data(), reinterpret_cast<const float*>(in), K, B, K);
+          at = buf.data();
+        }
+      }
+    }
+    void operator()(T* o, int ldo, int c0, int c1) const {
+      if constexpr (sizeof(T) == 4) {
+        if (at) {
+          nn::gemm_small_nt_packed(B, c1 - c0, K, 1.f, at, W + size_t(c0) * K, K, 0.f, o, ldo);
+          return;
+        }
+      }
+      nn::gemm_serial<T>(false, true, B, c1 - c0, K, T(1), in, K, W + size_t(c0) * K, K, T(0), o, ldo);
+    }
+  };
+  // this thread's claim and publish bookkeeping
   int& base(int q) const {
     if (bases_.size() < size_t(P)) bases_.assign(size_t(P), 0);
     return bases_[size_t(q)];

@@ -219,9 +219,8 @@ void slstm_block_step(T* out, const T* x, const SlstmBlockView<T>& w, const Slst
   T* up = ws.raw(8, size_t(B) * 2 * d.P);
   T* h = ws.raw(9, size_t(B) * d.P);
   team.sync();
-  team.product(up, xf, w.ffn_up, B, D, 2 * d.P);
-  team.sync();
-  nn::gated_ffn_gate(h + size_t(r0) * d.P, up + size_t(r0) * 2 * d.P, n, d.P, d.act);
+  team.product_pairs(up, xf, w.ffn_up, B, D, d.P,
+                     [&](int c0, int c1) { nn::gated_ffn_gate_cols(h, up, B, d.P, d.act, c0, c1); });
   team.sync();
   team.product(out, h, w.ffn_down, B, d.P, D);
   team.sync();

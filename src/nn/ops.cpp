@@ -814,16 +814,16 @@ void gated_ffn_forward(T* out, T* cache_up, T* cache_h, const T* in, const T* W_
 }
 
 namespace {
-// The GELU gate of rows [n0, n1) (act = gelu, the official default): h = gelu(g) u, up = [g | u] (N, 2P).
+// The GELU gate of rows [n0, n1), columns [p0, p1) (act = gelu, the official default): h = gelu(g) u, up = [g | u] (N, 2P).
 // Out of line and cloned so the float loop vectorises (the generic loop below switches on the activation).
 template <class T>
 [[gnu::noinline]] XM_CLONES void gelu_gate_rows(T* __restrict h, const T* __restrict up, int64_t n0, int64_t n1,
-                                                int P) {
+                                                int P, int p0, int p1) {
   for (int64_t n = n0; n < n1; ++n) {
     const T* g = up + n * 2 * P;
     const T* u = g + P;
     T* hn = h + n * P;
-    for (int p = 0; p < P; ++p) hn[p] = gelu(g[p]) * u[p];
+    for (int p = p0; p < p1; ++p) hn[p] = gelu(g[p]) * u[p];
   }
 }
 // Its backward: d_up = [dh u gelu'(g) | dh gelu(g)].
@@ -852,15 +852,25 @@ template <class T>
 template <class T>
 void gated_ffn_gate(T* h, const T* up, int N, int P, Activation act) {
   if (act == Activation::gelu) {
-    parallel_ranges(N, int64_t(N) * P > kParMin, [&](int64_t n0, int64_t n1) { gelu_gate_rows(h, up, n0, n1, P); });
+    parallel_ranges(N, int64_t(N) * P > kParMin,
+                    [&](int64_t n0, int64_t n1) { gelu_gate_rows(h, up, n0, n1, P, 0, P); });
     return;
   }
 #pragma omp parallel for if (int64_t(N) * P > kParMin)
+  for (int n = 0; n < N; ++n) gated_ffn_gate_cols(h + int64_t(n) * P, up + int64_t(n) * 2 * P, 1, P, act, 0, P);
+}
+
+template <class T>
+void gated_ffn_gate_cols(T* h, const T* up, int N, int P, Activation act, int p0, int p1) {
+  if (act == Activation::gelu) {
+    gelu_gate_rows(h, up, 0, N, P, p0, p1);
+    return;
+  }
   for (int n = 0; n < N; ++n) {
     const T* g = up + int64_t(n) * 2 * P;
     const T* u = g + P;
     T* hn = h + int64_t(n) * P;
-    for (int p = 0; p < P; ++p) hn[p] = act_f(act, g[p]) * u[p];
+    for (int p = p0; p < p1; ++p) hn[p] = act_f(act, g[p]) * u[p];
   }
 }
 
@@ -1028,6 +1038,7 @@ void cross_entropy_backward(T* d_logits, double d_loss, const T* cache_logp, con
   template void gelu_backward<T>(T*, const T*, const T*, int64_t);                                               \
   template void gated_ffn_forward<T>(T*, T*, T*, const T*, const T*, const T*, int, int, int, Activation);       \
   template void gated_ffn_gate<T>(T*, const T*, int, int, Activation);                                          \
+  template void gated_ffn_gate_cols<T>(T*, const T*, int, int, Activation, int, int);                            \
   template void gated_ffn_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, const T*,    \
                                       int, int, int, Activation);                                                \
   template void residual_forward<T>(T*, const T*, const T*, int64_t);                                            \

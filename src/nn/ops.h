@@ -124,6 +124,11 @@ void gated_ffn_forward(T* out /* (N, D) */, T* cache_up /* (N, 2P) */, T* cache_
 // products itself, split over its threads).
 template <class T>
 void gated_ffn_gate(T* h /* (N, P) */, const T* up /* (N, 2P) */, int N, int P, Activation act);
+// The same for columns [p0, p1) of h only, all N rows, on the calling thread (a team of threads shares the
+// columns out, each right after its columns of the up projection).
+template <class T>
+void gated_ffn_gate_cols(T* h /* (N, P) */, const T* up /* (N, 2P) */, int N, int P, Activation act, int p0,
+                         int p1);
 template <class T>
 void gated_ffn_backward(T* d_in /* (N, D) or null */, T* d_W_up /* (2P, D) */, T* d_W_down /* (D, P) */,
                         const T* d_out /* (N, D) */, const T* cache_up /* (N, 2P) */, const T* cache_h /* (N, P) */,

@@ -1,6 +1,7 @@
 // Tests of nn/ops.h: a finite-difference gradient check in double for every op (TEST(nn, gradcheck_<op>)),
 // plus forward checks against direct formulas, the conv step form against the sequence form, and float
 // against double. Not the cells (test_slstm*, test_mlstm*) and not the model (tests/model).
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -216,6 +217,19 @@ TEST(nn, gradcheck_silu_gelu) {
   silu_backward(acc.data(), dyf.data(), xf.data(), n);
   silu_backward(over.data(), dyf.data(), xf.data(), n, false);
   EXPECT_EQ(over, acc);
+}
+
+// The gate by column ranges (as a step team shares it out) equals the whole gate, bit for bit, for each activation.
+TEST(nn, gated_ffn_gate_by_columns_equals_whole) {
+  const int N = 5, P = 37;
+  const std::vector<double> upd = random_vector(N * 2 * P, 21);
+  const std::vector<float> up(upd.begin(), upd.end());
+  for (Activation act : {Activation::gelu, Activation::silu, Activation::relu}) {
+    std::vector<float> whole(N * P), parts(N * P, -7.f);
+    gated_ffn_gate(whole.data(), up.data(), N, P, act);
+    for (int p0 : {16, 0, 32}) gated_ffn_gate_cols(parts.data(), up.data(), N, P, act, p0, std::min(P, p0 + 16));
+    EXPECT_EQ(parts, whole) << activation_name(act);
+  }
 }
 
 TEST(nn, gradcheck_gated_ffn) {
