@@ -6,11 +6,11 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
-#include <memory>
-#include <new>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <new>
 #include <vector>
 
 #include <sched.h>
@@ -23,9 +23,6 @@
 
 namespace xm::model {
 
-// Scratch buffers reused across blocks and calls: get(slot, n) returns n zeroed elements of slot `slot`;
-// raw(slot, n) the same n elements with whatever they held (for buffers the caller overwrites entirely).
-// Large buffers are zeroed on all threads (a serial memset of the training step's buffers was ~5% of its wall time).
 // An allocator of 64-byte aligned (cache line) storage for std::vector.
 template <class T>
 struct AlignedAllocator {
@@ -40,6 +37,9 @@ struct AlignedAllocator {
   bool operator==(const AlignedAllocator<U>&) const { return true; }
 };
 
+// Scratch buffers reused across blocks and calls: get(slot, n) returns n zeroed elements of slot `slot`;
+// raw(slot, n) the same n elements with whatever they held (for buffers the caller overwrites entirely).
+// Large buffers are zeroed on all threads (a serial memset of the training step's buffers was ~5% of its wall time).
 template <class T>
 struct Workspace {
   // 64-byte aligned: the threads of a step team write neighbouring 16-float column blocks of one buffer, each

@@ -194,6 +194,7 @@ void mlstm_cell_step(T* h /* (B, H) */, const MlstmState<T>& state, const T* q, 
 // are the whole batch's, as for mlstm_cell_step; a team of threads shares the pairs out.
 template <class T>
 void mlstm_cell_step_range(T* h, const MlstmState<T>& state, const T* q, const T* k, const T* v,
-                           const MlstmCellWeights<T>& w, int B, int NH, int DH, int bh0, int bh1, double eps = kMlstmEps);
+                           const MlstmCellWeights<T>& w, int B, int NH, int DH, int bh0, int bh1,
+                           double eps = kMlstmEps);
 
 }  // namespace xm::nn

@@ -814,7 +814,8 @@ void gated_ffn_forward(T* out, T* cache_up, T* cache_h, const T* in, const T* W_
 }
 
 namespace {
-// The GELU gate of rows [n0, n1), columns [p0, p1) (act = gelu, the official default): h = gelu(g) u, up = [g | u] (N, 2P).
+// The GELU gate of rows [n0, n1), columns [p0, p1) (act = gelu, the official default): h = gelu(g) u,
+// up = [g | u] (N, 2P).
 // Out of line and cloned so the float loop vectorises (the generic loop below switches on the activation).
 template <class T>
 [[gnu::noinline]] XM_CLONES void gelu_gate_rows(T* __restrict h, const T* __restrict up, int64_t n0, int64_t n1,

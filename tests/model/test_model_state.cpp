@@ -1,6 +1,7 @@
 // Tests of the recurrent API of the xLSTM LM: a step loop reproduces the official step-loop logits and final
 // states (model.json), agrees with the full forward, prefill + steps equals the step loop, and state rows can be
-// copied (branching) and reset independently, and a batch stepped by a team of threads equals one thread's steps. Not the training path (test_model_vectors.cpp).
+// copied (branching) and reset independently, and a batch stepped by a team of threads equals one thread's steps,
+// the team's work sharing handing out every unit once. Not the training path (test_model_vectors.cpp).
 #include <atomic>
 #include <random>
 #include <vector>
@@ -222,7 +223,8 @@ TEST(model, step_team_hands_out_every_unit_once_per_phase) {
           EXPECT_EQ(seen[size_t((rep * 4 + ph) * 64 + b)].load(), b < blocks[ph] ? 1 : 0)
               << P << " threads, phase " << ph << ", block " << b;
     for (int q = 0; q < P; ++q)
-      for (int u = 0; u < 24; ++u) EXPECT_EQ(seen[size_t(512 + q * 24 + u)].load(), u < 20 + q ? 1 : 0) << "queue " << q;
+      for (int u = 0; u < 24; ++u)
+        EXPECT_EQ(seen[size_t(512 + q * 24 + u)].load(), u < 20 + q ? 1 : 0) << "queue " << q;
   }
 #else
   GTEST_SKIP() << "built without OpenMP";

@@ -313,9 +313,11 @@ TEST(nn, slstm_step_in_parts_equals_step_float) {
       fill(Wx, 1.f);
       xm::nn::slstm_step<float>(y1.data(), st1.data(), Wx.data(), R.data(), bias.data(), B, NH, DH);
       for (int g = 3; g >= 0; --g)  // any order of the (gate, head) products
-        for (int h = 0; h < NH; ++h) xm::nn::slstm_step_recurrent<float>(Ry.data(), st2.data(), R.data(), B, NH, DH, g, h);
-      xm::nn::slstm_step_pointwise<float>(y2.data(), st2.data(), Wx.data(), Ry.data(), bias.data(), B, NH, DH, 0, B / 2);
-      xm::nn::slstm_step_pointwise<float>(y2.data(), st2.data(), Wx.data(), Ry.data(), bias.data(), B, NH, DH, B / 2, B);
+        for (int h = 0; h < NH; ++h)
+          xm::nn::slstm_step_recurrent<float>(Ry.data(), st2.data(), R.data(), B, NH, DH, g, h);
+      for (int r0 : {0, B / 2})
+        xm::nn::slstm_step_pointwise<float>(y2.data(), st2.data(), Wx.data(), Ry.data(), bias.data(), B, NH, DH, r0,
+                                            r0 == 0 ? B / 2 : B);
       ASSERT_EQ(y1, y2) << "step " << t;
       ASSERT_EQ(st1, st2) << "step " << t;
     }
