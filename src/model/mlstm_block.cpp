@@ -171,8 +171,7 @@ void mlstm_block_step(T* out, const T* x, const MlstmBlockView<T>& w, const Mlst
   team.sync();
   nn::causal_conv1d_step(xc + oI, state.conv + size_t(r0) * d.K * I, xm + oI, w.conv_w, w.conv_b, n, I, d.K);
   nn::silu_forward(xc + oI, xc + oI, int64_t(nI));
-  nn::headwise_forward(q + oI, xc + oI, w.q, n, NB, d.bs, d.bs);
-  nn::headwise_forward(k + oI, xc + oI, w.k, n, NB, d.bs, d.bs);
+  nn::headwise_forward2(q + oI, k + oI, xc + oI, w.q, w.k, n, NB, d.bs, d.bs);  // one pass over x_c, as the forward
   nn::headwise_forward(v + oI, xm + oI, w.v, n, NB, d.bs, d.bs);
   const nn::MlstmState<T> cell{state.cell.C, state.cell.n, state.cell.m};
   if (team.P == 1) {
